@@ -1,0 +1,50 @@
+"""One collection cycle: probe, detect, decide, ask."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from approvals.models import RiskDecision
+
+from .engines import get_engine
+from .models import Finding, HealthSnapshot, Host
+from .services import probe_host, record_findings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleResult:
+    snapshots: list[HealthSnapshot] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    decisions: list[RiskDecision] = field(default_factory=list)
+
+
+def run_cycle(hosts: list[Host] | None = None) -> CycleResult:
+    """Probe every enabled host, raise findings, open a decision for each and
+    queue one notification that lists them all."""
+    from approvals.notify import queue_cycle
+    from approvals.services import open_decision
+
+    result = CycleResult()
+    engine = get_engine()
+    for host in hosts if hosts is not None else Host.objects.filter(enabled=True):
+        snapshot = probe_host(host)
+        result.snapshots.append(snapshot)
+        with transaction.atomic():
+            for finding in record_findings(snapshot):
+                result.findings.append(finding)
+                proposal = engine.propose(finding)
+                result.decisions.append(open_decision(finding, proposal))
+
+    with transaction.atomic():
+        queue_cycle(result.decisions)
+    logger.info(
+        "Cycle probed %s hosts, raised %s findings",
+        len(result.snapshots),
+        len(result.findings),
+    )
+    return result

@@ -1,0 +1,222 @@
+"""Service functions of the incidents app: probe hosts and record findings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import detectors
+from .collectors.base import CollectorError, get_collector
+from .models import (
+    AuditEvent,
+    Finding,
+    FindingStatus,
+    HealthSnapshot,
+    Host,
+    Incident,
+)
+from .probe.parser import ProbeReport
+
+logger = logging.getLogger(__name__)
+
+TOP_PROCESSES = 10
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    name: str
+    address: str
+    critical_services: list[str]
+
+
+def snapshot_report(report: ProbeReport) -> dict[str, Any]:
+    """Return the stored form of a probe report: every field but the full
+    process list, which is cut to the top consumers."""
+    data = report.to_dict()
+    data.pop("processes", None)
+    data["mem_used_pct"] = report.mem_used_pct
+    data["top_cpu"] = [_process(p) for p in report.top_cpu(TOP_PROCESSES)]
+    data["top_memory"] = [_process(p) for p in report.top_memory(TOP_PROCESSES)]
+    return data
+
+
+def _process(process: Any) -> dict[str, Any]:
+    return {
+        "pid": process.pid,
+        "ppid": process.ppid,
+        "comm": process.comm,
+        "cpu_pct": round(process.cpu_pct, 1),
+        "rss_kb": process.rss_kb,
+        "start_ticks": process.start_ticks,
+    }
+
+
+def probe_host(host: Host) -> HealthSnapshot:
+    """Probe a host once and store the snapshot, reachable or not."""
+    now = timezone.now()
+    try:
+        collector = get_collector(host.collector)
+        target = ProbeTarget(host.name, host.address, host.monitored_services)
+        report = collector.probe(target)
+    except CollectorError as error:
+        logger.warning("Probe of host %s failed: %s", host.name, error)
+        Host.objects.filter(pk=host.pk).update(last_error=str(error))
+        return HealthSnapshot.objects.create(
+            host=host, taken_at=now, reachable=False, error=str(error)
+        )
+
+    data = snapshot_report(report)
+    Host.objects.filter(pk=host.pk).update(last_seen_at=now, last_error="")
+    disks = [fs["used_pct"] for fs in data.get("filesystems", [])]
+    pressure = data.get("io_pressure") or {}
+    return HealthSnapshot.objects.create(
+        host=host,
+        taken_at=now,
+        reachable=True,
+        cpu_busy_pct=report.cpu_busy_pct,
+        mem_used_pct=report.mem_used_pct,
+        max_disk_pct=max(disks) if disks else None,
+        io_pressure_avg60=(pressure.get("some") or {}).get("avg60"),
+        systemd_available=report.systemd_available,
+        report=data,
+    )
+
+
+def _history(snapshot: HealthSnapshot) -> list[detectors.SnapshotView]:
+    # Enough snapshots to cover SUSTAIN_SECONDS, plus one cycle of slack.
+    since = snapshot.taken_at - timedelta(
+        seconds=settings.SUSTAIN_SECONDS + 2 * settings.COLLECT_INTERVAL
+    )
+    rows = HealthSnapshot.objects.filter(
+        host_id=snapshot.host_id,
+        reachable=True,
+        taken_at__gte=since,
+        taken_at__lte=snapshot.taken_at,
+    ).only("taken_at", "report")
+    return [detectors.SnapshotView(row.taken_at, row.report) for row in rows]
+
+
+def detect(snapshot: HealthSnapshot) -> list[detectors.Detection]:
+    if not snapshot.reachable:
+        return [detectors.unreachable(snapshot.host.name, snapshot.error)]
+    return detectors.detect(_history(snapshot))
+
+
+def record_findings(snapshot: HealthSnapshot) -> list[Finding]:
+    """Store the snapshot's findings; return the ones raised, not deduplicated."""
+    raised = []
+    for detection in detect(snapshot):
+        finding = _record(snapshot, detection)
+        if finding.raised:
+            raised.append(finding)
+    return raised
+
+
+@transaction.atomic
+def _record(snapshot: HealthSnapshot, detection: detectors.Detection) -> Finding:
+    host = snapshot.host
+    key = detectors.fingerprint(host.pk, detection.kind, detection.subject)
+    since = snapshot.taken_at - timedelta(hours=settings.DEDUP_HOURS)
+    earlier = (
+        Finding.objects.filter(
+            fingerprint=key,
+            raised=True,
+            status=FindingStatus.OPEN,
+            created_at__gte=since,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    repeat = earlier is not None and detection.severity <= earlier.severity
+    incident = earlier.incident if repeat and earlier else _open_incident(host)
+    finding = Finding.objects.create(
+        host=host,
+        kind=detection.kind,
+        subject=detection.subject,
+        fingerprint=key,
+        severity=detection.severity,
+        summary=detection.summary[:500],
+        evidence=detection.evidence,
+        snapshot=snapshot,
+        incident=incident,
+        raised=not repeat,
+    )
+    if finding.raised:
+        record_event(
+            incident,
+            action="finding_raised",
+            message=finding.summary,
+            actor="detector",
+        )
+    return finding
+
+
+def _open_incident(host: Host) -> Incident:
+    incident = (
+        Incident.objects.select_for_update()
+        .filter(host=host, status=Incident.Status.OPEN)
+        .order_by("-opened_at")
+        .first()
+    )
+    if incident is None:
+        incident = Incident.objects.create(host=host, title=f"Problems on {host.name}")
+        record_event(incident, action="incident_opened", actor="detector")
+    return incident
+
+
+def record_event(
+    incident: Incident | None,
+    *,
+    action: str,
+    message: str = "",
+    actor: str = "opsguard",
+    channel: str = AuditEvent.Channel.SYSTEM,
+    decision_id: int | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        incident=incident,
+        decision_id=decision_id,
+        actor=actor,
+        channel=channel,
+        action=action,
+        message=message,
+    )
+
+
+def measure_finding(
+    finding: Finding, snapshot: HealthSnapshot
+) -> detectors.Measurement:
+    if not snapshot.reachable:
+        # An unreachable host proves nothing either way about its disks or
+        # processes, and an unreachable-host finding is still present.
+        detail = f"probe failed: {snapshot.error}"
+        return detectors.Measurement(present=True, value=None, detail=detail)
+    return detectors.measure(
+        finding.kind, finding.subject, finding.evidence, snapshot.report
+    )
+
+
+@transaction.atomic
+def resolve_finding(finding: Finding) -> None:
+    """Mark a finding and its deduplicated repeats resolved, and close the
+    incident once nothing in it is open."""
+    now = timezone.now()
+    Finding.objects.filter(
+        fingerprint=finding.fingerprint, status=FindingStatus.OPEN
+    ).update(status=FindingStatus.RESOLVED, resolved_at=now)
+    incident = finding.incident
+    if incident is None:
+        return
+    if incident.findings.filter(status=FindingStatus.OPEN).exists():
+        return
+    updated = Incident.objects.filter(
+        pk=incident.pk, status=Incident.Status.OPEN
+    ).update(status=Incident.Status.RESOLVED, resolved_at=now)
+    if updated:
+        record_event(incident, action="incident_resolved", actor="verifier")

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from .cycle import run_cycle
+
+
+@shared_task
+def collect_all() -> int:
+    """Run one collection cycle; return the number of findings raised."""
+    return len(run_cycle().findings)
