@@ -57,14 +57,35 @@ def _process(process: Any) -> dict[str, Any]:
     }
 
 
+def _collector_options(host: Host) -> dict[str, Any]:
+    return {
+        "sample_seconds": settings.PROBE_SAMPLE_SECONDS,
+        "timeout": settings.PROBE_TIMEOUT,
+    }
+
+
+def _previous_restarts(host: Host) -> dict[str, int | None]:
+    """Return each service's restart count in the host's last snapshot, so a
+    service that crashed and came back between two probes is still found."""
+    last = (
+        HealthSnapshot.objects.filter(host=host, reachable=True)
+        .only("report")
+        .first()
+    )
+    if last is None:
+        return {}
+    services = last.report.get("services", [])
+    return {s["name"]: s.get("n_restarts") for s in services}
+
+
 def probe_host(host: Host) -> HealthSnapshot:
     """Probe a host once and store the snapshot, reachable or not."""
     now = timezone.now()
     try:
-        collector = get_collector(host.collector)
+        collector = get_collector(host.collector, **_collector_options(host))
         target = ProbeTarget(host.name, host.address, host.monitored_services)
-        report = collector.probe(target)
-    except CollectorError as error:
+        report = collector.probe(target, _previous_restarts(host))
+    except (CollectorError, ValueError) as error:
         logger.warning("Probe of host %s failed: %s", host.name, error)
         Host.objects.filter(pk=host.pk).update(last_error=str(error))
         return HealthSnapshot.objects.create(
