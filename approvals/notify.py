@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from opsguard.http import IntegrationError
@@ -54,7 +55,13 @@ def queue_cycle(decisions: Sequence[RiskDecision]) -> Notification | None:
         return None
     lines = [_decision_line(d) for d in decisions]
     notification = Notification.objects.create(
-        kind=Notification.Kind.CYCLE, payload=build_cycle_message(lines)
+        kind=Notification.Kind.CYCLE,
+        payload=build_cycle_message(
+            lines,
+            dashboard_url=urljoin(
+                settings.OPSGUARD_BASE_URL, reverse("dashboard:home")
+            ),
+        ),
     )
     notification.decisions.set(decisions)
     _send_on_commit(notification.pk)

@@ -1,0 +1,1 @@
+"""Channels that tell humans about proposed fixes and their results."""
