@@ -41,8 +41,11 @@ check: install-dev
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py check --fail-level WARNING
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
 
+# Each run gets its own queue and data folder, so two runs on one Redis do
+# not take each other's tasks.
 test: lint typecheck check
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+		CELERY_QUEUE=opsguard-test-$$$$ OPSGUARD_DATA_DIR=$(CURDIR)/var/test \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

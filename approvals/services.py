@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -92,14 +92,14 @@ def _schedule_deadline(decision: RiskDecision) -> None:
     expire_decision.apply_async((decision.pk,), eta=decision.deadline)
 
 
-def can_approve(user: AbstractBaseUser | AnonymousUser, decision: RiskDecision) -> bool:
+def can_approve(user: AbstractUser | AnonymousUser, decision: RiskDecision) -> bool:
     if decision.risk_level is None:
         return False
     codename = decision.risk_level.permission_codename
     return bool(user.is_authenticated and user.has_perm(f"approvals.{codename}"))
 
 
-def approve(decision_id: int, user: AbstractBaseUser, channel: str) -> Outcome:
+def approve(decision_id: int, user: AbstractUser, channel: str) -> Outcome:
     decision = RiskDecision.objects.select_related("risk_level").get(pk=decision_id)
     if not can_approve(user, decision):
         level = decision.risk_level.name if decision.risk_level else "no"
@@ -114,7 +114,7 @@ def approve(decision_id: int, user: AbstractBaseUser, channel: str) -> Outcome:
     return _outcome(decision_id, changed, "approved")
 
 
-def reject(decision_id: int, user: AbstractBaseUser, channel: str) -> Outcome:
+def reject(decision_id: int, user: AbstractUser, channel: str) -> Outcome:
     decision = RiskDecision.objects.select_related("risk_level").get(pk=decision_id)
     if not can_approve(user, decision):
         level = decision.risk_level.name if decision.risk_level else "no"
@@ -207,6 +207,13 @@ def _outcome(decision_id: int, changed: bool, verb: str) -> Outcome:
     status = RiskDecision.objects.values_list("status", flat=True).get(pk=decision_id)
     if changed:
         return Outcome(True, status, f"decision {decision_id} {verb}")
+    if status == DecisionStatus.PENDING:
+        return Outcome(
+            False,
+            status,
+            f"the deadline of decision {decision_id} has passed; its timeout "
+            "action applies within a minute",
+        )
     return Outcome(False, status, f"decision {decision_id} is already {status}")
 
 

@@ -141,13 +141,9 @@ def verify(job: JobRun) -> None:
 
     snapshot = incidents.probe_host(decision.host)
     measurement = incidents.measure_finding(finding, snapshot)
-    before = baseline(finding.kind, finding.evidence)
-    if not measurement.present:
-        outcome = Verification.RESOLVED
-    elif None not in (measurement.value, before) and measurement.value > before:
-        outcome = Verification.WORSE
-    else:
-        outcome = Verification.STILL_PRESENT
+    outcome = _compare(
+        measurement.present, measurement.value, baseline(finding.kind, finding.evidence)
+    )
 
     JobRun.objects.filter(pk=job.pk).update(
         verification=outcome,
@@ -162,6 +158,14 @@ def verify(job: JobRun) -> None:
         f"verification: {outcome.label.lower()}; {measurement.detail}",
     )
     queue_result(decision.pk, outcome.value, measurement.detail)
+
+
+def _compare(present: bool, now: float | None, before: float | None) -> Verification:
+    if not present:
+        return Verification.RESOLVED
+    if now is not None and before is not None and now > before:
+        return Verification.WORSE
+    return Verification.STILL_PRESENT
 
 
 def _tail(text: str, lines: int = 5) -> str:

@@ -68,9 +68,7 @@ def _previous_restarts(host: Host) -> dict[str, int | None]:
     """Return each service's restart count in the host's last snapshot, so a
     service that crashed and came back between two probes is still found."""
     last = (
-        HealthSnapshot.objects.filter(host=host, reachable=True)
-        .only("report")
-        .first()
+        HealthSnapshot.objects.filter(host=host, reachable=True).only("report").first()
     )
     if last is None:
         return {}
