@@ -88,9 +88,11 @@ class Command(BaseCommand):
         collect_all.delay()
 
     def _stop(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+        # SIGTERM to the main process only: the Celery worker then stops its
+        # pool children itself after the tasks at hand (a warm shutdown).
         for process in processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for name, process in processes.items():
             try:
