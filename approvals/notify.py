@@ -77,7 +77,7 @@ RESULTS = {
 def queue_result(
     decision_id: int, outcome: str = "", detail: str = ""
 ) -> Notification | None:
-    """Queue the message that tells how a decision ended."""
+    """Queue the message that reports how a decision ended."""
     if not settings.DISCORD_WEBHOOK_URL:
         return None
     decision = RiskDecision.objects.select_related("host", "finding", "template").get(

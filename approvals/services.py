@@ -1,8 +1,8 @@
 """The risk decision state machine.
 
-Every transition is one conditional UPDATE on the decision's current status,
-so a click racing the deadline, a double click or a task delivered twice
-changes the row at most once; the caller that changed it does the follow-up.
+Every transition is one conditional UPDATE on the decision's current status.
+So a click racing the deadline, a double click or a task delivered twice
+changes the row at most once, and only the caller that changed it goes on.
 """
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ def _schedule_deadline(decision: RiskDecision) -> None:
 
     assert decision.deadline is not None
     countdown = (decision.deadline - timezone.now()).total_seconds()
-    # An ETA task is held unacknowledged by the worker; past half the broker's
-    # visibility timeout it could be delivered twice, so leave it to the sweeper.
+    # A worker holds an ETA task unacknowledged until it runs. Past half the
+    # broker's visibility timeout it could be delivered twice, so the sweeper
+    # applies such deadlines instead.
     if countdown > settings.CELERY_VISIBILITY_TIMEOUT / 2:
         return
     expire_decision.apply_async((decision.pk,), eta=decision.deadline)

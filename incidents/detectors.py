@@ -2,7 +2,7 @@
 
 Detection reads the stored snapshot report (a dict), so the same rules serve
 fresh probes and verification probes. Each rule can also measure one finding's
-subject again, which is how verification tells resolved from still present.
+subject again, which is how verification separates resolved from still present.
 """
 
 from __future__ import annotations

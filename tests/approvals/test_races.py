@@ -66,7 +66,7 @@ def test_double_click_approves_once(register, local_host, admin):
 
 
 def test_approve_racing_deadline_ends_once(shorten_deadlines, local_host, admin):
-    # High risk is denied on timeout, so the final state tells who won.
+    # High risk is denied on timeout, so the final state shows which call won.
     high = shorten_deadlines["high"]
     for _ in range(10):
         decision = make_decision(local_host)
