@@ -239,3 +239,13 @@ def resolve_finding(finding: Finding) -> None:
     ).update(status=Incident.Status.RESOLVED, resolved_at=now)
     if updated:
         record_event(incident, action="incident_resolved", actor="verifier")
+
+
+def prune_snapshots() -> int:
+    """Delete snapshots older than SNAPSHOT_RETENTION_DAYS; return how many.
+
+    Findings keep their evidence; their link to a deleted snapshot is cleared.
+    """
+    cutoff = timezone.now() - timedelta(days=settings.SNAPSHOT_RETENTION_DAYS)
+    deleted, _ = HealthSnapshot.objects.filter(taken_at__lt=cutoff).delete()
+    return deleted

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from . import services
 from .cycle import run_cycle
 
 
@@ -7,3 +8,8 @@ from .cycle import run_cycle
 def collect_all() -> int:
     """Run one collection cycle; return the number of findings raised."""
     return len(run_cycle().findings)
+
+
+@shared_task
+def prune_snapshots() -> int:
+    return services.prune_snapshots()

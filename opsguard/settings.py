@@ -216,6 +216,7 @@ RAM_THRESHOLD_PERCENT = env.float("RAM_THRESHOLD_PERCENT", default=90.0)
 RUNAWAY_CPU_PERCENT = env.float("RUNAWAY_CPU_PERCENT", default=90.0)
 SUSTAIN_SECONDS = env.int("SUSTAIN_SECONDS", default=300)
 DEDUP_HOURS = env.float("DEDUP_HOURS", default=8.0)
+SNAPSHOT_RETENTION_DAYS = env.int("SNAPSHOT_RETENTION_DAYS", default=14)
 RUNAWAY_IGNORE = env.list(
     "RUNAWAY_IGNORE",
     default=["systemd", "init", "sshd", "kthreadd", "celery", "ansible-playboo"],
@@ -241,6 +242,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.collect_all",
         "schedule": COLLECT_INTERVAL,
         "options": {"expires": COLLECT_INTERVAL},
+    },
+    "prune-snapshots": {
+        "task": "incidents.tasks.prune_snapshots",
+        "schedule": 3600,
     },
     "sweep-deadlines": {
         "task": "approvals.tasks.sweep_overdue_decisions",

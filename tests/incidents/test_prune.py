@@ -1,0 +1,29 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from incidents.models import Finding, HealthSnapshot
+from incidents.services import prune_snapshots
+
+pytestmark = pytest.mark.django_db
+
+
+def test_prune_keeps_recent_snapshots(local_host, settings):
+    settings.SNAPSHOT_RETENTION_DAYS = 14
+    now = timezone.now()
+    old = HealthSnapshot.objects.create(
+        host=local_host, taken_at=now - timedelta(days=15)
+    )
+    recent = HealthSnapshot.objects.create(
+        host=local_host, taken_at=now - timedelta(days=1)
+    )
+    finding = Finding.objects.create(
+        host=local_host, kind="disk_full", fingerprint="x", summary="full", snapshot=old
+    )
+
+    assert prune_snapshots() == 1
+    assert HealthSnapshot.objects.filter(pk=recent.pk).exists()
+    assert not HealthSnapshot.objects.filter(pk=old.pk).exists()
+    finding.refresh_from_db()
+    assert finding.snapshot is None
