@@ -110,37 +110,36 @@ def _send_on_commit(notification_id: int) -> None:
     transaction.on_commit(lambda: send_notification.delay(notification_id))
 
 
-def deliver(notification_id: int) -> float | None:
+def deliver(notification_id: int, attempt: int = 0) -> float | None:
     """Send one queued notification; return seconds to wait before the next
-    attempt, or None when there is nothing more to do."""
-    claimed = Notification.objects.filter(
-        pk=notification_id, status=Notification.Status.PENDING
-    ).first()
-    if claimed is None or not settings.DISCORD_WEBHOOK_URL:
-        return None
+    attempt, or None when there is nothing more to do.
 
-    # Count the attempt before sending: of two deliveries of the same task,
-    # only the one that moved the counter sends.
-    attempts = claimed.attempts + 1
+    `attempt` is the number of attempts made before this one. Only the call
+    that moves the row's counter from that number sends, so a task delivered
+    twice, even while the first delivery still waits on Discord, sends once.
+    """
+    if not settings.DISCORD_WEBHOOK_URL:
+        return None
+    attempts = attempt + 1
     won = Notification.objects.filter(
-        pk=notification_id,
-        status=Notification.Status.PENDING,
-        attempts=claimed.attempts,
+        pk=notification_id, status=Notification.Status.PENDING, attempts=attempt
     ).update(attempts=attempts)
     if not won:
         return None
 
+    payload = Notification.objects.values_list("payload", flat=True).get(
+        pk=notification_id
+    )
     url = settings.DISCORD_WEBHOOK_URL
     notifier = DiscordNotifier(url, timeout=settings.HTTP_TIMEOUT)
     try:
-        message_id = notifier.send(claimed.payload)
+        message_id = notifier.send(payload)
     except IntegrationError as error:
         failed = error.permanent or attempts >= MAX_ATTEMPTS
+        status = Notification.Status.FAILED if failed else Notification.Status.PENDING
         Notification.objects.filter(pk=notification_id).update(
             last_error=str(error),
-            status=Notification.Status.FAILED
-            if failed
-            else Notification.Status.PENDING,
+            status=status,
         )
         logger.warning(
             "Notification %s attempt %s failed: %s", notification_id, attempts, error

@@ -100,11 +100,19 @@ def can_approve(user: AbstractUser | AnonymousUser, decision: RiskDecision) -> b
     return bool(user.is_authenticated and user.has_perm(f"approvals.{codename}"))
 
 
+def _refusal(decision: RiskDecision) -> str:
+    if decision.risk_level is None:
+        return f"decision {decision.pk} needs manual intervention; nothing to approve"
+    return (
+        f"you may not decide {decision.risk_level.name}-risk decisions; ask an "
+        f"admin for the approvals.{decision.risk_level.permission_codename} permission"
+    )
+
+
 def approve(decision_id: int, user: AbstractUser, channel: str) -> Outcome:
     decision = RiskDecision.objects.select_related("risk_level").get(pk=decision_id)
     if not can_approve(user, decision):
-        level = decision.risk_level.name if decision.risk_level else "no"
-        return Outcome(False, decision.status, f"you may not approve {level} risk")
+        return Outcome(False, decision.status, _refusal(decision))
     changed = _transition(
         decision_id,
         DecisionStatus.APPROVED,
@@ -118,8 +126,7 @@ def approve(decision_id: int, user: AbstractUser, channel: str) -> Outcome:
 def reject(decision_id: int, user: AbstractUser, channel: str) -> Outcome:
     decision = RiskDecision.objects.select_related("risk_level").get(pk=decision_id)
     if not can_approve(user, decision):
-        level = decision.risk_level.name if decision.risk_level else "no"
-        return Outcome(False, decision.status, f"you may not decide {level} risk")
+        return Outcome(False, decision.status, _refusal(decision))
     changed = _transition(
         decision_id,
         DecisionStatus.REJECTED,

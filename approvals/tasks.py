@@ -16,7 +16,7 @@ def sweep_overdue_decisions() -> int:
 
 
 @shared_task
-def send_notification(notification_id: int) -> None:
-    delay = notify.deliver(notification_id)
+def send_notification(notification_id: int, attempt: int = 0) -> None:
+    delay = notify.deliver(notification_id, attempt)
     if delay is not None:
-        send_notification.apply_async((notification_id,), countdown=delay)
+        send_notification.apply_async((notification_id, attempt + 1), countdown=delay)

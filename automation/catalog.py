@@ -71,6 +71,9 @@ def _check_schema(template: RemediationTemplate, parameters: dict[str, Any]) -> 
 def _check_paths(template: RemediationTemplate, parameters: dict[str, Any]) -> None:
     # Deleting files is only allowed in the configured clean-up paths, on
     # the filesystem that is full.
+    # NOTE: this checks paths by name only; a path on a filesystem mounted
+    # below `mount` passes. The rules engine never proposes one, and the
+    # playbook deletes only files on the same device as `mount`.
     if template.slug != "disk_cleanup":
         return
     mount = PurePosixPath(parameters["mount"])

@@ -31,17 +31,20 @@ def run_cycle(hosts: list[Host] | None = None) -> CycleResult:
 
     result = CycleResult()
     engine = get_engine()
-    for host in hosts if hosts is not None else Host.objects.filter(enabled=True):
-        snapshot = probe_host(host)
-        result.snapshots.append(snapshot)
+    try:
+        for host in hosts if hosts is not None else Host.objects.filter(enabled=True):
+            snapshot = probe_host(host)
+            result.snapshots.append(snapshot)
+            with transaction.atomic():
+                for finding in record_findings(snapshot):
+                    result.findings.append(finding)
+                    proposal = engine.propose(finding)
+                    result.decisions.append(open_decision(finding, proposal))
+    finally:
+        # Decisions already committed run to their deadlines, so they are
+        # announced even when a later host fails in an unexpected way.
         with transaction.atomic():
-            for finding in record_findings(snapshot):
-                result.findings.append(finding)
-                proposal = engine.propose(finding)
-                result.decisions.append(open_decision(finding, proposal))
-
-    with transaction.atomic():
-        queue_cycle(result.decisions)
+            queue_cycle(result.decisions)
     logger.info(
         "Cycle probed %s hosts, raised %s findings",
         len(result.snapshots),

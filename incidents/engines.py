@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .models import Finding, FindingKind
+from .models import CollectorKind, Finding, FindingKind
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ class RulesEngine:
         )
 
     def _unreachable(self, finding: Finding) -> Proposal:
+        if finding.host.collector == CollectorKind.LOCAL:
+            # OpsGuard runs on this machine, so the machine is up: the probe
+            # itself failed, and a reboot would not fix that.
+            error = finding.evidence.get("error", "")
+            return manual(f"the probe of this machine failed: {error}")
         return Proposal(
             "reboot",
             {"reason": "host did not answer the probe"},

@@ -83,7 +83,7 @@ def probe_host(host: Host) -> HealthSnapshot:
         collector = get_collector(host.collector, **_collector_options(host))
         target = ProbeTarget(host.name, host.address, host.monitored_services)
         report = collector.probe(target, _previous_restarts(host))
-    except (CollectorError, ValueError) as error:
+    except (CollectorError, ValueError, OSError) as error:
         logger.warning("Probe of host %s failed: %s", host.name, error)
         Host.objects.filter(pk=host.pk).update(last_error=str(error))
         return HealthSnapshot.objects.create(
@@ -141,6 +141,9 @@ def record_findings(snapshot: HealthSnapshot) -> list[Finding]:
 def _record(snapshot: HealthSnapshot, detection: detectors.Detection) -> Finding:
     host = snapshot.host
     key = detectors.fingerprint(host.pk, detection.kind, detection.subject)
+    # NOTE: two cycles running at once could both miss each other's finding
+    # and raise it twice; beat drops a cycle that could not start within its
+    # interval, which keeps cycles from overlapping on one worker pool.
     since = snapshot.taken_at - timedelta(hours=settings.DEDUP_HOURS)
     earlier = (
         Finding.objects.filter(

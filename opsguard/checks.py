@@ -82,8 +82,9 @@ def check_visibility_timeout(**kwargs: Any) -> list[CheckMessage]:
         Warning(
             f"CELERY_VISIBILITY_TIMEOUT is {settings.CELERY_VISIBILITY_TIMEOUT} s, "
             f"below twice the 60-minute high-risk deadline.",
-            hint="Redis redelivers an unacknowledged ETA task after this time, so "
-            "deadline tasks would run twice; set it to 7200 or more.",
+            hint="Redis redelivers an unacknowledged task after this time, and "
+            "deadlines later than half of it are left to the sweeper, which "
+            "applies them up to SWEEP_INTERVAL late; set it to 7200 or more.",
             id="opsguard.W001",
         )
     ]
