@@ -110,31 +110,29 @@ def _refusal(decision: RiskDecision) -> str:
 
 
 def approve(decision_id: int, user: AbstractUser, channel: str) -> Outcome:
-    decision = RiskDecision.objects.select_related("risk_level").get(pk=decision_id)
-    if not can_approve(user, decision):
-        return Outcome(False, decision.status, _refusal(decision))
-    changed = _transition(
-        decision_id,
-        DecisionStatus.APPROVED,
-        actor=user.get_username(),
-        channel=channel,
-        before_deadline=True,
-    )
-    return _outcome(decision_id, changed, "approved")
+    return _decide(decision_id, user, channel, DecisionStatus.APPROVED)
 
 
 def reject(decision_id: int, user: AbstractUser, channel: str) -> Outcome:
+    return _decide(decision_id, user, channel, DecisionStatus.REJECTED)
+
+
+def _decide(
+    decision_id: int, user: AbstractUser, channel: str, target: DecisionStatus
+) -> Outcome:
+    """Apply a human's answer, if the user may decide at this risk level and
+    the deadline has not passed."""
     decision = RiskDecision.objects.select_related("risk_level").get(pk=decision_id)
     if not can_approve(user, decision):
         return Outcome(False, decision.status, _refusal(decision))
     changed = _transition(
         decision_id,
-        DecisionStatus.REJECTED,
+        target,
         actor=user.get_username(),
         channel=channel,
         before_deadline=True,
     )
-    return _outcome(decision_id, changed, "rejected")
+    return _outcome(decision_id, changed, target.value)
 
 
 def expire(decision_id: int, channel: str = Channel.TIMEOUT) -> Outcome:
