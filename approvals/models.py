@@ -48,7 +48,7 @@ class RiskDecision(models.Model):
         "incidents.Incident", on_delete=models.CASCADE, related_name="decisions"
     )
     host = models.ForeignKey(
-        "incidents.Host", on_delete=models.CASCADE, related_name="decisions"
+        "incidents.Host", on_delete=models.PROTECT, related_name="decisions"
     )
     template = models.ForeignKey(
         "automation.RemediationTemplate",

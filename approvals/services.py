@@ -168,6 +168,7 @@ def _transition(
     channel: str,
     before_deadline: bool = False,
     timed_out: bool = False,
+    reason: str = "",
 ) -> bool:
     now = timezone.now()
     with transaction.atomic():
@@ -187,12 +188,14 @@ def _transition(
             return False
 
         decision = RiskDecision.objects.get(pk=decision_id)
-        how = "on timeout" if timed_out else f"by {actor}"
-        _audit(decision, target, f"{target} {how} via {channel}", actor, channel)
+        how = "at the deadline" if timed_out else f"by {actor} via {channel}"
+        message = f"{target} {how}" + (f": {reason}" if reason else "")
+        _audit(decision, target, message, actor, channel)
         if target == DecisionStatus.APPROVED:
             transaction.on_commit(lambda: _launch(decision_id))
         elif target in (DecisionStatus.DENIED, DecisionStatus.REJECTED):
-            transaction.on_commit(lambda: _notify_closed(decision_id))
+            detail = _closing_detail(target, timed_out, message)
+            transaction.on_commit(lambda: _notify_closed(decision_id, target, detail))
     logger.info("Decision %s %s by %s via %s", decision_id, target, actor, channel)
     return True
 
@@ -203,10 +206,34 @@ def _launch(decision_id: int) -> None:
     launch_job.delay(decision_id)
 
 
-def _notify_closed(decision_id: int) -> None:
+def _closing_detail(target: str, timed_out: bool, message: str) -> str:
+    if timed_out:
+        return "Nobody answered before the deadline; this risk level is denied then."
+    return message[:1].upper() + message[1:] + "."
+
+
+def _notify_closed(decision_id: int, outcome: str, detail: str) -> None:
     from .notify import queue_result
 
-    queue_result(decision_id)
+    queue_result(decision_id, outcome, detail)
+
+
+def withdraw_decisions(finding_id: int, reason: str) -> int:
+    """Reject the finding's pending decisions on OpsGuard's behalf, because
+    the problem they would fix is gone; return how many."""
+    pending = RiskDecision.objects.filter(
+        finding_id=finding_id, status=DecisionStatus.PENDING
+    ).values_list("pk", flat=True)
+    return sum(
+        _transition(
+            pk,
+            DecisionStatus.REJECTED,
+            actor="opsguard",
+            channel=Channel.SYSTEM,
+            reason=reason,
+        )
+        for pk in list(pending)
+    )
 
 
 def _outcome(decision_id: int, changed: bool, verb: str) -> Outcome:

@@ -13,8 +13,9 @@ from approvals import services as approvals
 from approvals.models import DecisionStatus, RiskDecision
 from approvals.notify import queue_result
 from incidents import services as incidents
-from incidents.detectors import baseline
+from incidents.detectors import Measurement, baseline
 
+from .catalog import CatalogError, check_proposal
 from .executors.base import Executor, ExecutorError, JobRequest, get_executor
 from .models import JobRun, JobState, Verification
 
@@ -53,6 +54,14 @@ def launch(decision_id: int) -> JobRun | None:
     except IntegrityError:
         return None
 
+    # The decision row may have been changed since it was proposed, so the
+    # catalog checks it again right before anything runs.
+    refusal = _recheck(decision)
+    if refusal:
+        logger.error("Decision %s not launched: %s", decision_id, refusal)
+        _finish_without_run(job, refusal)
+        return job
+
     request = JobRequest(
         ident=job_ident(decision_id),
         playbook=decision.template.playbook,
@@ -75,12 +84,30 @@ def launch(decision_id: int) -> JobRun | None:
     return job
 
 
+def _recheck(decision: RiskDecision) -> str:
+    """Return why the catalog no longer allows this decision, or ''."""
+    assert decision.template is not None
+    try:
+        checked = check_proposal(
+            decision.host, decision.template.slug, decision.parameters
+        )
+    except CatalogError as error:
+        return f"rejected by the catalog at launch: {error}"
+    if checked.risk_level.pk != decision.risk_level_id:
+        return (
+            f"risk level is now {checked.risk_level.name}, not the "
+            f"{decision.risk_level} it was approved at; propose it again"
+        )
+    return ""
+
+
 def _finish_without_run(job: JobRun, error: str) -> None:
     JobRun.objects.filter(pk=job.pk).update(
         state=JobState.ERROR, last_error=error, finished_at=timezone.now()
     )
     approvals.mark_finished(job.decision_id, False, f"launch failed: {error}")
     queue_result(job.decision_id, "job_failed", f"launch failed: {error}")
+    job.refresh_from_db()
 
 
 def poll(job_run_id: int, seen_polls: int) -> bool:
@@ -140,10 +167,14 @@ def verify(job: JobRun) -> None:
         return
 
     snapshot = incidents.probe_host(decision.host)
-    measurement = incidents.measure_finding(finding, snapshot)
-    outcome = _compare(
-        measurement.present, measurement.value, baseline(finding.kind, finding.evidence)
-    )
+    if snapshot is None or not snapshot.reachable:
+        error = snapshot.error if snapshot else decision.host.last_error
+        measurement = Measurement(True, None, f"host could not be probed: {error}")
+        outcome = Verification.UNKNOWN
+    else:
+        measurement = incidents.measure_finding(finding, snapshot)
+        before = baseline(finding.kind, finding.evidence)
+        outcome = _compare(measurement.present, measurement.value, before)
 
     JobRun.objects.filter(pk=job.pk).update(
         verification=outcome,

@@ -11,7 +11,7 @@ from approvals.models import RiskDecision
 
 from .engines import get_engine
 from .models import Finding, HealthSnapshot, Host
-from .services import probe_host, record_findings
+from .services import clear_findings, probe_host, record_findings
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +27,19 @@ def run_cycle(hosts: list[Host] | None = None) -> CycleResult:
     """Probe every enabled host, raise findings, open a decision for each and
     queue one notification that lists them all."""
     from approvals.notify import queue_cycle
-    from approvals.services import open_decision
+    from approvals.services import open_decision, withdraw_decisions
 
     result = CycleResult()
     engine = get_engine()
     try:
         for host in hosts if hosts is not None else Host.objects.filter(enabled=True):
             snapshot = probe_host(host)
+            if snapshot is None:
+                continue
             result.snapshots.append(snapshot)
             with transaction.atomic():
+                for finding in clear_findings(snapshot):
+                    withdraw_decisions(finding.pk, "the problem cleared by itself")
                 for finding in record_findings(snapshot):
                     result.findings.append(finding)
                     proposal = engine.propose(finding)

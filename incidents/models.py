@@ -1,25 +1,42 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
 
 class CollectorKind(models.TextChoices):
+    # NOTE: only the local collector exists so far; SSH and pushed agent
+    # reports are planned, and a host set to an unknown kind is not probed.
     LOCAL = "local", "This machine"
-    SSH = "ssh", "SSH"
-    AGENT = "agent", "Pushed agent report"
+
+
+# Inventory names are also Ansible --limit patterns, so pattern syntax
+# (*, !, &, :, commas, brackets) is not allowed; addresses reach ssh's
+# command line, so they may not start with "-".
+HOST_NAME_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$",
+    "Use letters, digits, '_', '.' and '-', starting with a letter or digit.",
+)
+ADDRESS_VALIDATOR = RegexValidator(
+    r"^([A-Za-z0-9_.:\[\]][A-Za-z0-9_.:\[\]-]{0,252})?$",
+    "Use a DNS name, an IPv4 address or an IPv6 address.",
+)
 
 
 class Host(models.Model):
     """A monitored machine: a Proxmox node, a VM, an LXC container."""
 
     name = models.CharField(
-        max_length=255,
+        max_length=253,
         unique=True,
+        validators=[HOST_NAME_VALIDATOR],
         help_text="Inventory name; playbooks are limited to this name.",
     )
     address = models.CharField(
-        max_length=255,
+        max_length=253,
         blank=True,
+        validators=[ADDRESS_VALIDATOR],
         help_text="Address for SSH and Ansible; empty for this machine.",
     )
     collector = models.CharField(
@@ -33,7 +50,8 @@ class Host(models.Model):
     critical_services = models.JSONField(
         default=list,
         blank=True,
-        help_text="Service names that must be running, e.g. sshd or nginx.service.",
+        help_text="Service names that must be running, as a JSON list, e.g. "
+        '["sshd", "nginx.service"]. Empty means CRITICAL_SERVICES.',
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
@@ -47,6 +65,24 @@ class Host(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("dashboard:host", args=[self.pk])
+
+    def clean(self) -> None:
+        # The local collector probes this machine; a fix sent to an address
+        # would land on another machine than the one that was measured.
+        if self.collector == CollectorKind.LOCAL and self.address:
+            raise ValidationError(
+                {
+                    "address": f"A host probed as this machine must have no address "
+                    f"(got {self.address!r}); clear it, or choose another collector."
+                }
+            )
+        services = self.critical_services
+        if not isinstance(services, list) or not all(
+            isinstance(name, str) and name for name in services
+        ):
+            raise ValidationError(
+                {"critical_services": 'Enter a JSON list of names, e.g. ["sshd"].'}
+            )
 
     @property
     def monitored_services(self) -> list[str]:
@@ -106,7 +142,7 @@ class Incident(models.Model):
         OPEN = "open", "Open"
         RESOLVED = "resolved", "Resolved"
 
-    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="incidents")
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="incidents")
     title = models.CharField(max_length=300)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
@@ -127,7 +163,7 @@ class Incident(models.Model):
 class Finding(models.Model):
     """One problem seen on a host; the fingerprint identifies it across cycles."""
 
-    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="findings")
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="findings")
     kind = models.CharField(max_length=32, choices=FindingKind.choices)
     subject = models.CharField(
         max_length=512, blank=True, help_text="Mount point, process, unit or service."

@@ -76,14 +76,24 @@ def _previous_restarts(host: Host) -> dict[str, int | None]:
     return {s["name"]: s.get("n_restarts") for s in services}
 
 
-def probe_host(host: Host) -> HealthSnapshot:
-    """Probe a host once and store the snapshot, reachable or not."""
+def probe_host(host: Host) -> HealthSnapshot | None:
+    """Probe a host once and store the snapshot, reachable or not.
+
+    Return None, with the reason in the host's last_error, when the host's
+    configuration names no usable collector: that is no news about the host.
+    """
     now = timezone.now()
     try:
         collector = get_collector(host.collector, **_collector_options(host))
+    except ValueError as error:
+        logger.error("Host %s is not probed: %s", host.name, error)
+        Host.objects.filter(pk=host.pk).update(last_error=str(error))
+        return None
+
+    try:
         target = ProbeTarget(host.name, host.address, host.monitored_services)
         report = collector.probe(target, _previous_restarts(host))
-    except (CollectorError, ValueError, OSError) as error:
+    except (CollectorError, OSError) as error:
         logger.warning("Probe of host %s failed: %s", host.name, error)
         Host.objects.filter(pk=host.pk).update(last_error=str(error))
         return HealthSnapshot.objects.create(
@@ -107,24 +117,43 @@ def probe_host(host: Host) -> HealthSnapshot:
     )
 
 
-def _history(snapshot: HealthSnapshot) -> list[detectors.SnapshotView]:
-    # Enough snapshots to cover SUSTAIN_SECONDS, plus one cycle of slack.
+def _recent(snapshot: HealthSnapshot) -> list[HealthSnapshot]:
+    """Return the host's snapshots that cover SUSTAIN_SECONDS up to this one,
+    plus one cycle of slack, newest first."""
     since = snapshot.taken_at - timedelta(
         seconds=settings.SUSTAIN_SECONDS + 2 * settings.COLLECT_INTERVAL
     )
-    rows = HealthSnapshot.objects.filter(
-        host_id=snapshot.host_id,
-        reachable=True,
-        taken_at__gte=since,
-        taken_at__lte=snapshot.taken_at,
-    ).only("taken_at", "report")
-    return [detectors.SnapshotView(row.taken_at, row.report) for row in rows]
+    return list(
+        HealthSnapshot.objects.filter(
+            host_id=snapshot.host_id,
+            taken_at__gte=since,
+            taken_at__lte=snapshot.taken_at,
+        ).only("taken_at", "reachable", "report")
+    )
+
+
+def _unreachable_sustained(recent: list[HealthSnapshot]) -> bool:
+    newest = recent[0].taken_at
+    for row in recent:
+        if row.reachable:
+            return False
+        if (newest - row.taken_at).total_seconds() >= settings.SUSTAIN_SECONDS:
+            return True
+    return False
 
 
 def detect(snapshot: HealthSnapshot) -> list[detectors.Detection]:
+    recent = _recent(snapshot)
     if not snapshot.reachable:
+        # One failed probe may be a network blip; only a host that stays
+        # unreachable for SUSTAIN_SECONDS is a finding.
+        if not _unreachable_sustained(recent):
+            return []
         return [detectors.unreachable(snapshot.host.name, snapshot.error)]
-    return detectors.detect(_history(snapshot))
+    # An unreachable snapshot has an empty report, which breaks every
+    # sustained run, so readings on both sides of an outage do not add up.
+    history = [detectors.SnapshotView(row.taken_at, row.report) for row in recent]
+    return detectors.detect(history)
 
 
 def record_findings(snapshot: HealthSnapshot) -> list[Finding]:
@@ -225,7 +254,9 @@ def measure_finding(
 
 
 @transaction.atomic
-def resolve_finding(finding: Finding) -> None:
+def resolve_finding(
+    finding: Finding, actor: str = "verifier", message: str = ""
+) -> None:
     """Mark a finding and its deduplicated repeats resolved, and close the
     incident once nothing in it is open."""
     now = timezone.now()
@@ -235,13 +266,34 @@ def resolve_finding(finding: Finding) -> None:
     incident = finding.incident
     if incident is None:
         return
+    if message:
+        record_event(incident, action="finding_cleared", message=message, actor=actor)
     if incident.findings.filter(status=FindingStatus.OPEN).exists():
         return
     updated = Incident.objects.filter(
         pk=incident.pk, status=Incident.Status.OPEN
     ).update(status=Incident.Status.RESOLVED, resolved_at=now)
     if updated:
-        record_event(incident, action="incident_resolved", actor="verifier")
+        record_event(incident, action="incident_resolved", actor=actor)
+
+
+def clear_findings(snapshot: HealthSnapshot) -> list[Finding]:
+    """Resolve the host's open findings whose condition is gone in this
+    snapshot, so a problem that went away by itself does not stay open."""
+    if not snapshot.reachable:
+        return []
+    cleared = []
+    open_findings = Finding.objects.filter(
+        host_id=snapshot.host_id, raised=True, status=FindingStatus.OPEN
+    ).select_related("incident")
+    for finding in open_findings:
+        measurement = measure_finding(finding, snapshot)
+        if measurement.present:
+            continue
+        message = f"{finding.summary}: cleared ({measurement.detail})"
+        resolve_finding(finding, actor="detector", message=message)
+        cleared.append(finding)
+    return cleared
 
 
 def prune_snapshots() -> int:

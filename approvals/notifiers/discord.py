@@ -75,6 +75,7 @@ OUTCOME_LABELS = {
     "still_present": "problem still present",
     "worse": "problem got worse",
     "job_failed": "fix job failed",
+    "unknown": "result could not be checked",
     "denied": "denied",
     "rejected": "rejected",
 }
@@ -83,6 +84,7 @@ OUTCOME_COLORS = {
     "still_present": 0xE67E22,
     "worse": 0xE74C3C,
     "job_failed": 0xE74C3C,
+    "unknown": 0xE67E22,
     "denied": NEUTRAL_COLOR,
     "rejected": NEUTRAL_COLOR,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from approvals.models import RiskDecision, RiskLevel
@@ -37,6 +38,21 @@ class HostSerializer(serializers.ModelSerializer):
                 f'e.g. ["sshd", "nginx.service"]; got {value!r}.'
             )
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Apply Host.clean, which DRF does not call, to the merged values.
+        host = Host(**{**self._current_values(), **attrs})
+        try:
+            host.clean()
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        return attrs
+
+    def _current_values(self) -> dict[str, Any]:
+        if self.instance is None:
+            return {}
+        names = ["name", "address", "collector", "critical_services"]
+        return {name: getattr(self.instance, name) for name in names}
 
 
 class HealthSnapshotSerializer(serializers.ModelSerializer):

@@ -36,6 +36,9 @@ class IsStaffOrReadOnly(permissions.BasePermission):
 
 
 class HostViewSet(viewsets.ModelViewSet):
+    # No DELETE: a host's incidents and audit trail outlive it. Disable a
+    # host to stop probing it.
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
     queryset = Host.objects.all()
     serializer_class = serializers.HostSerializer
     filterset_class = filters.HostFilterSet

@@ -286,12 +286,12 @@ def test_viewer_cannot_create_host(viewer: User) -> None:
 def test_staff_creates_host(superuser: User) -> None:
     response = token_client(superuser).post(
         "/api/hosts/",
-        {"name": "web-2", "address": "10.0.0.2", "collector": "ssh"},
+        {"name": "web-2", "collector": "local", "critical_services": ["sshd"]},
         format="json",
     )
 
     assert response.status_code == 201
-    assert Host.objects.get(name="web-2").collector == "ssh"
+    assert Host.objects.get(name="web-2").critical_services == ["sshd"]
 
 
 def test_host_services_must_be_list(superuser: User) -> None:

@@ -56,6 +56,8 @@ def canned(settings: Any) -> Iterator[None]:
     settings.DISK_THRESHOLD_PERCENT = 90.0
     settings.DISK_CLEANUP_PATHS = ["/tmp", "/var/tmp"]
     settings.DISCORD_WEBHOOK_URL = ""
+    # One failed probe is enough for an unreachable finding in these tests.
+    settings.SUSTAIN_SECONDS = 0
     CannedCollector.reports.clear()
     CannedCollector.previous.clear()
     yield
@@ -241,13 +243,17 @@ def test_cycle_probes_given_hosts(register):
     assert [s.host for s in result.snapshots] == [web]
 
 
-def test_unknown_collector_kind_is_unreachable(register):
-    Host.objects.create(name="web-01", collector="telnet")
+def test_unknown_collector_kind_not_probed(register):
+    # A configuration error says nothing about the host, so it raises no
+    # finding (which would propose a reboot) and is shown on the host.
+    host = Host.objects.create(name="web-01", collector="telnet")
 
-    [snapshot] = run_cycle().snapshots
+    result = run_cycle()
 
-    assert not snapshot.reachable
-    assert "unknown collector kind 'telnet'" in snapshot.error
+    host.refresh_from_db()
+    assert result.snapshots == []
+    assert result.findings == []
+    assert "unknown collector kind 'telnet'" in host.last_error
 
 
 def test_failed_host_still_notifies_earlier(register, discord):

@@ -156,15 +156,39 @@ def test_same_subject_other_host_not_deduplicated(host):
     assert finding.incident.host == other
 
 
-def test_unreachable_snapshot_raises_finding(host):
-    snapshot = HealthSnapshot.objects.create(
-        host=host, taken_at=timezone.now(), reachable=False, error="timed out"
+def unreachable_at(host: Host, seconds_ago: float) -> HealthSnapshot:
+    taken_at = timezone.now() - timedelta(seconds=seconds_ago)
+    return HealthSnapshot.objects.create(
+        host=host, taken_at=taken_at, reachable=False, error="timed out"
     )
+
+
+def test_one_failed_probe_raises_nothing(host):
+    snapshot = unreachable_at(host, 0)
+
+    assert record_findings(snapshot) == []
+
+
+def test_sustained_unreachable_raises_finding(host):
+    unreachable_at(host, 360)
+    unreachable_at(host, 180)
+    snapshot = unreachable_at(host, 0)
 
     [finding] = record_findings(snapshot)
 
     assert finding.kind == FindingKind.HOST_UNREACHABLE
     assert finding.evidence == {"error": "timed out"}
+
+
+def test_reachable_probe_breaks_outage(host):
+    unreachable_at(host, 360)
+    HealthSnapshot.objects.create(
+        host=host, taken_at=timezone.now() - timedelta(seconds=200), reachable=True
+    )
+    unreachable_at(host, 180)
+    snapshot = unreachable_at(host, 0)
+
+    assert record_findings(snapshot) == []
 
 
 def test_resolve_closes_repeats_and_incident(host):

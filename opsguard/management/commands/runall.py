@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 STOP_GRACE_SECONDS = 20
 
@@ -60,8 +60,10 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True
 
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        # The children run in their own sessions, so closing the terminal
+        # (SIGHUP) reaches only this process; it stops them like Ctrl-C.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, request_stop)
 
         processes = {
             name: subprocess.Popen(argv, start_new_session=True)
@@ -71,21 +73,18 @@ class Command(BaseCommand):
             f"OpsGuard is starting: dashboard at http://{options['listen']}/ "
             "(Ctrl-C stops web, worker and beat)."
         )
-        self._first_cycle()
 
-        while not stopping:
+        exited: list[str] = []
+        while not stopping and not exited:
             exited = [n for n, p in processes.items() if p.poll() is not None]
-            if exited:
-                self.stderr.write(f"{', '.join(exited)} exited; stopping the others.")
-                break
             time.sleep(0.5)
         self._stop(processes)
-
-    def _first_cycle(self) -> None:
-        # Collect at once, rather than one COLLECT_INTERVAL after beat starts.
-        from incidents.tasks import collect_all
-
-        collect_all.delay()
+        if exited:
+            raise CommandError(
+                f"{', '.join(exited)} exited on its own, so OpsGuard stopped; see "
+                "the messages above. If the web server could not listen, set "
+                "OPSGUARD_LISTEN to a free address, e.g. 127.0.0.1:8765."
+            )
 
     def _stop(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
         # SIGTERM to the main process only: the Celery worker then stops its

@@ -1,0 +1,80 @@
+"""A problem that goes away by itself closes its finding and withdraws the
+fix that was waiting for approval."""
+
+import pytest
+from django.utils import timezone
+
+from approvals.models import DecisionStatus
+from approvals.services import withdraw_decisions
+from incidents.models import AuditEvent, FindingStatus, HealthSnapshot, Incident
+from incidents.services import clear_findings
+from tests.factories import make_decision
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot(host, top_cpu):
+    return HealthSnapshot.objects.create(
+        host=host, taken_at=timezone.now(), report={"top_cpu": top_cpu}
+    )
+
+
+def test_gone_process_clears_finding(register, local_host):
+    decision = make_decision(local_host)
+
+    cleared = clear_findings(snapshot(local_host, []))
+
+    decision.finding.refresh_from_db()
+    assert cleared == [decision.finding]
+    assert decision.finding.status == FindingStatus.RESOLVED
+    assert decision.incident.events.filter(action="finding_cleared").exists()
+
+
+def test_cleared_incident_is_resolved(register, local_host):
+    decision = make_decision(local_host)
+
+    clear_findings(snapshot(local_host, []))
+
+    incident = Incident.objects.get(pk=decision.incident_id)
+    assert incident.status == Incident.Status.RESOLVED
+
+
+def test_busy_process_stays_open(register, local_host):
+    decision = make_decision(local_host)
+    busy = {"pid": 4242, "start_ticks": 1, "comm": "burner", "cpu_pct": 99.0}
+
+    cleared = clear_findings(snapshot(local_host, [busy]))
+
+    decision.finding.refresh_from_db()
+    assert cleared == []
+    assert decision.finding.status == FindingStatus.OPEN
+
+
+def test_unreachable_snapshot_clears_nothing(register, local_host):
+    make_decision(local_host)
+    failed = HealthSnapshot.objects.create(
+        host=local_host, taken_at=timezone.now(), reachable=False, error="timeout"
+    )
+
+    assert clear_findings(failed) == []
+
+
+def test_withdraw_rejects_pending_decision(register, local_host):
+    decision = make_decision(local_host)
+
+    count = withdraw_decisions(decision.finding_id, "the problem cleared by itself")
+
+    decision.refresh_from_db()
+    event = AuditEvent.objects.get(decision=decision, action="rejected")
+    assert count == 1
+    assert decision.status == DecisionStatus.REJECTED
+    assert decision.decided_by == "opsguard"
+    assert "the problem cleared by itself" in event.message
+
+
+def test_withdraw_leaves_decided_alone(register, local_host):
+    decision = make_decision(local_host, "reboot", {"reason": "test"})
+    decision.status = DecisionStatus.RUNNING
+    decision.save()
+
+    assert withdraw_decisions(decision.finding_id, "gone") == 0
