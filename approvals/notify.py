@@ -15,6 +15,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.models import AuditEvent
+from incidents.services import record_event
 from opsguard.http import IntegrationError
 
 from .models import DecisionStatus, Notification, RiskDecision
@@ -28,7 +30,13 @@ from .notifiers.discord import (
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+# Eight attempts span about 10 minutes with the backoff below, longer when
+# Discord's retry_after exceeds the backoff.
+MAX_ATTEMPTS = 8
+# Seconds to wait after the first failed attempt. The delay doubles after each
+# further failure, up to MAX_RETRY_DELAY.
+FIRST_RETRY_DELAY = 5.0
+MAX_RETRY_DELAY = 300.0
 
 
 def dashboard_url(decision: RiskDecision) -> str:
@@ -135,18 +143,7 @@ def deliver(notification_id: int, attempt: int = 0) -> float | None:
     try:
         message_id = notifier.send(payload)
     except IntegrationError as error:
-        failed = error.permanent or attempts >= MAX_ATTEMPTS
-        status = Notification.Status.FAILED if failed else Notification.Status.PENDING
-        Notification.objects.filter(pk=notification_id).update(
-            last_error=str(error),
-            status=status,
-        )
-        logger.warning(
-            "Notification %s attempt %s failed: %s", notification_id, attempts, error
-        )
-        if failed:
-            return None
-        return error.retry_after or min(300.0, 5.0 * 2**attempts)
+        return _record_failed_attempt(notification_id, attempts, error)
 
     Notification.objects.filter(pk=notification_id).update(
         status=Notification.Status.SENT,
@@ -155,3 +152,69 @@ def deliver(notification_id: int, attempt: int = 0) -> float | None:
         last_error="",
     )
     return None
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Return the seconds to wait after `attempts` failed attempts (1 or more).
+
+    The backoff doubles from FIRST_RETRY_DELAY up to MAX_RETRY_DELAY. A longer
+    `retry_after` from Discord wins, because sending earlier only uses up an
+    attempt on another HTTP 429.
+    """
+    backoff = FIRST_RETRY_DELAY * 2 ** max(attempts - 1, 0)
+    return max(retry_after or 0.0, min(backoff, MAX_RETRY_DELAY))
+
+
+def _record_failed_attempt(
+    notification_id: int, attempts: int, error: IntegrationError
+) -> float | None:
+    """Store the error of a failed attempt and return the delay before the
+    next attempt, or None when the notification has failed for good."""
+    if error.permanent or attempts >= MAX_ATTEMPTS:
+        _mark_failed(notification_id, attempts, error)
+        return None
+
+    Notification.objects.filter(pk=notification_id).update(last_error=str(error))
+    delay = retry_delay(attempts, error.retry_after)
+    logger.warning(
+        "Notification %s attempt %s of %s failed, next attempt in %.1f s: %s",
+        notification_id,
+        attempts,
+        MAX_ATTEMPTS,
+        delay,
+        error,
+    )
+    # NOTE: after a read timeout Discord may have posted the message, so the
+    # next attempt can post it a second time. Webhooks take no idempotency key.
+    return delay
+
+
+@transaction.atomic
+def _mark_failed(notification_id: int, attempts: int, error: IntegrationError) -> None:
+    """Mark the notification failed and record the failure on the timeline of
+    each of its decisions, which the decision page and the incident page list."""
+    Notification.objects.filter(pk=notification_id).update(
+        status=Notification.Status.FAILED, last_error=str(error)
+    )
+    decisions = RiskDecision.objects.filter(
+        notifications__pk=notification_id
+    ).select_related("incident")
+    decision_ids = []
+    for decision in decisions:
+        record_event(
+            decision.incident,
+            action="notification_failed",
+            message=f"Discord message failed: {error}",
+            actor="notifier",
+            channel=AuditEvent.Channel.DISCORD,
+            decision_id=decision.pk,
+        )
+        decision_ids.append(decision.pk)
+    logger.error(
+        "Notification %s failed after %s attempts, so decisions %s were not "
+        "announced on Discord: %s",
+        notification_id,
+        attempts,
+        decision_ids,
+        error,
+    )

@@ -7,16 +7,19 @@ Webhook URLs carry their token in the path, so only scheme, host and port are
 ever shown.
 """
 
+import http.client
 import logging
 import math
 import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,9 @@ _REDACT_FILTER = RedactRequestPaths()
 logging.getLogger("urllib3.connectionpool").addFilter(_REDACT_FILTER)
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+# Idempotent methods: sending such a request twice has the effect of sending it
+# once, so a request that may already have reached the server can be sent again.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # 408 and 429 are client errors that go away when the caller tries again later.
 TRANSIENT_CLIENT_STATUSES = frozenset({408, 429})
 # Upper bound on the total time one call sleeps between retries, so that a
@@ -143,36 +149,43 @@ def request(
     retries: int = 2,
     backoff: float = 0.5,
     session: requests.Session | None = None,
+    retry_unsafe: bool = False,
     **kwargs: Any,
 ) -> requests.Response:
     """Send an HTTP request and return the response if its status is 2xx.
 
-    Connection errors, timeouts and HTTP 502/503/504 are retried up to
-    `retries` times with exponential backoff. HTTP 429 is not retried: the
-    caller reschedules itself using IntegrationError.retry_after. `timeout`
-    applies to the connect and to each read, in seconds. Other keyword
-    arguments go to `requests.Session.request`.
+    Retries up to `retries` times, with exponential backoff. A failed
+    connect (refused, timed out, host name not resolved) is retried for every
+    method, because the server never received the request. Read timeouts,
+    connections dropped after sending and HTTP 502/503/504 are retried only
+    for IDEMPOTENT_METHODS, because the server may already have acted on the
+    request: a resent POST to a Discord webhook posts the message twice.
+    `retry_unsafe=True` retries them for every method, for an API that
+    ignores repeated requests. HTTP 429 is not retried: the caller
+    reschedules itself using IntegrationError.retry_after. `timeout` applies
+    to the connect and to each read, in seconds. Other keyword arguments go
+    to `requests.Session.request`.
 
     Raises IntegrationError for every other status and for failed connections.
     """
     _check_arguments(timeout, retries, backoff)
     delays = backoff_schedule(retries, backoff)
     send = session.request if session is not None else requests.request
+    can_resend = retry_unsafe or method.upper() in IDEMPOTENT_METHODS
 
     for attempt in range(retries + 1):
         try:
             response = send(method, url, timeout=(timeout, timeout), **kwargs)
         except requests.RequestException as exc:
             error = _connection_error(exc, service, timeout)
+            retryable = not error.permanent and (can_resend or _never_sent(exc))
         else:
             if 200 <= response.status_code < 300:
                 return response
             error = _status_error(response, service, url)
-            if response.status_code not in RETRYABLE_STATUSES:
-                _log_failure(service, method, error)
-                raise error
+            retryable = can_resend and response.status_code in RETRYABLE_STATUSES
 
-        if error.permanent or attempt == retries:
+        if not retryable or attempt == retries:
             _log_failure(service, method, error)
             raise error
         _log_retry(service, method, error, attempt + 1, retries, delays[attempt])
@@ -215,19 +228,45 @@ def _connection_error(
     return _request_failed(service, reason, permanent=False)
 
 
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Return True when the connection failed before the request was sent."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    # requests raises a plain ConnectionError for a refused connection and an
+    # unresolved host name. urllib3 raises NewConnectionError for both.
+    return any(isinstance(cause, NewConnectionError) for cause in _causes(exc))
+
+
 def _request_failed(service: str, reason: str, *, permanent: bool) -> IntegrationError:
     message = f"{service} request failed: {reason}"
     return IntegrationError(message, permanent=permanent)
 
 
 def _os_error_text(exc: BaseException) -> str:
-    """Return the strerror of the first OSError under `exc`, else its type name."""
+    """Return the strerror of the first OSError under `exc`, else its type name.
+
+    A connection closed without a response gets a sentence instead, because
+    its error has no strerror.
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, http.client.RemoteDisconnected):
+            return "the server closed the connection without a response"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+    return type(exc).__name__
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """Yield `exc`, then the exceptions that requests and urllib3 wrapped in it.
+
+    urllib3 keeps the cause in `reason` or in `args`, and some errors only in
+    `__cause__` or `__context__`.
+    """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
+        yield current
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             current = reason
@@ -235,7 +274,6 @@ def _os_error_text(exc: BaseException) -> str:
         args = getattr(current, "args", ())
         nested = [arg for arg in args if isinstance(arg, BaseException)]
         current = nested[0] if nested else current.__cause__ or current.__context__
-    return type(exc).__name__
 
 
 def _status_error(

@@ -3,7 +3,11 @@
 import logging
 import pickle
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Self
 
 import pytest
 import requests
@@ -28,6 +32,70 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class ClosingServer:
+    """TCP server on 127.0.0.1 that reads each request and closes the
+    connection without a response, as a proxy does when its upstream dies."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.connections = 0
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self._listener.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/jobs"
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with connection:
+                connection.settimeout(1.0)
+                try:
+                    connection.recv(65536)
+                except OSError:
+                    pass
+
+
+class StartServerOnRetry(logging.Handler):
+    """Log handler that starts `server` when opsguard.http logs a retry."""
+
+    def __init__(self, server: FakeServer) -> None:
+        super().__init__(logging.WARNING)
+        self.server = server
+        self.started = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("Retrying") and not self.started:
+            self.server.start()
+            self.started = True
+
+
+@pytest.fixture
+def closing_server() -> Iterator[ClosingServer]:
+    with ClosingServer() as server:
+        yield server
 
 
 def test_request_returns_2xx_response(fake_server: FakeServer) -> None:
@@ -232,6 +300,115 @@ def test_timeout_retried_then_success(fake_server: FakeServer) -> None:
     )
 
     assert response.json() == {"late": False}
+
+
+def test_get_timeout_retried(fake_server: FakeServer) -> None:
+    for _ in range(3):
+        fake_server.enqueue_response(200, {"late": True}, delay=2.0)
+
+    with pytest.raises(IntegrationError):
+        request("GET", fake_server.base_url, service="loki", timeout=0.2, backoff=0)
+
+    assert len(fake_server.requests) == 3
+
+
+def test_post_timeout_sent_once(fake_server: FakeServer) -> None:
+    for _ in range(3):
+        fake_server.enqueue_response(200, {"late": True}, delay=2.0)
+
+    with pytest.raises(IntegrationError) as caught:
+        request("POST", fake_server.base_url, service="discord", timeout=0.2, backoff=0)
+
+    assert "read timed out" in str(caught.value)
+    assert caught.value.permanent is False
+    assert len(fake_server.requests) == 1
+
+
+def test_post_timeout_retried_when_unsafe(fake_server: FakeServer) -> None:
+    fake_server.enqueue_response(200, {"late": True}, delay=2.0)
+    fake_server.enqueue_response(200, {"late": False})
+
+    response = request(
+        "POST",
+        fake_server.base_url,
+        service="awx",
+        timeout=0.2,
+        backoff=0,
+        retry_unsafe=True,
+    )
+
+    assert response.json() == {"late": False}
+    assert len(fake_server.requests) == 2
+
+
+@pytest.mark.parametrize("method", ["GET", "get", "HEAD", "PUT", "DELETE"])
+def test_idempotent_503_retried(fake_server: FakeServer, method: str) -> None:
+    fake_server.enqueue_response(503, "busy")
+    fake_server.enqueue_response(200)
+
+    response = request(method, fake_server.base_url, service="awx", backoff=0)
+
+    assert response.status_code == 200
+    assert len(fake_server.requests) == 2
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_unsafe_503_not_retried(fake_server: FakeServer, method: str) -> None:
+    fake_server.enqueue_response(503, "busy")
+    fake_server.enqueue_response(200)
+
+    with pytest.raises(IntegrationError) as caught:
+        request(method, fake_server.base_url, service="awx", backoff=0)
+
+    assert caught.value.status == 503
+    assert caught.value.permanent is False
+    assert len(fake_server.requests) == 1
+
+
+def test_unsafe_503_retried_when_allowed(fake_server: FakeServer) -> None:
+    fake_server.enqueue_response(503, "busy")
+    fake_server.enqueue_response(200)
+
+    response = request(
+        "POST", fake_server.base_url, service="awx", backoff=0, retry_unsafe=True
+    )
+
+    assert response.status_code == 200
+    assert len(fake_server.requests) == 2
+
+
+def test_post_closed_port_retried(caplog: pytest.LogCaptureFixture) -> None:
+    # The server starts on the refused port when the first retry is logged,
+    # so the retry reaches it only if the refused POST was sent again.
+    port = closed_port()
+    server = FakeServer(port=port)
+    server.enqueue_response(200, {"ok": True})
+    handler = StartServerOnRetry(server)
+    http_logger = logging.getLogger("opsguard.http")
+    http_logger.addHandler(handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="opsguard.http"):
+            response = request(
+                "POST", f"http://127.0.0.1:{port}/hooks", service="discord", backoff=0
+            )
+    finally:
+        http_logger.removeHandler(handler)
+        server.stop()
+
+    assert response.json() == {"ok": True}
+    assert len(server.requests) == 1
+    assert "Connection refused" in caplog.text
+
+
+@pytest.mark.parametrize(("method", "expected"), [("POST", 1), ("GET", 3)])
+def test_dropped_connection_retry(
+    closing_server: ClosingServer, method: str, expected: int
+) -> None:
+    with pytest.raises(IntegrationError) as caught:
+        request(method, closing_server.url, service="awx", backoff=0)
+
+    assert "closed the connection without a response" in str(caught.value)
+    assert closing_server.connections == expected
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Tests for queued notifications and their delivery to a fake Discord."""
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -9,7 +10,14 @@ import pytest
 from django.db import connection
 
 from approvals.models import DecisionStatus, Notification, RiskDecision
-from approvals.notify import MAX_ATTEMPTS, deliver, queue_cycle, queue_result
+from approvals.notify import (
+    MAX_ATTEMPTS,
+    deliver,
+    queue_cycle,
+    queue_result,
+    retry_delay,
+)
+from incidents.models import AuditEvent
 from tests.factories import make_decision
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.server import ScriptedResponse, json_response
@@ -50,6 +58,19 @@ def reload(notification: Notification) -> Notification:
 
 def embed_titles(payload: dict[str, Any]) -> list[str]:
     return [embed.get("title", "") for embed in payload.get("embeds", [])]
+
+
+def failure_events() -> list[AuditEvent]:
+    events = AuditEvent.objects.filter(action="notification_failed")
+    return list(events.order_by("decision_id"))
+
+
+def failure_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "approvals.notify" and record.levelno == logging.ERROR
+    ]
 
 
 # Queueing
@@ -127,7 +148,8 @@ def test_deliver_rate_limited_stays_pending(discord, decisions):
     notification = queued(decisions)
     discord.enqueue_rate_limit(0.641)
 
-    assert deliver(notification.pk) == 0.641
+    # Discord's retry_after of 0.641 s is shorter than the first backoff.
+    assert deliver(notification.pk) == 5.0
 
     row = reload(notification)
     assert row.status == Notification.Status.PENDING
@@ -155,7 +177,66 @@ def test_deliver_backoff_without_retry_after(discord, decisions):
     notification = queued(decisions)
     discord.enqueue_response(408)
 
-    assert deliver(notification.pk) == 10.0
+    assert deliver(notification.pk) == 5.0
+
+
+def test_deliver_longer_retry_after_wins(
+    discord: FakeDiscord, decisions: list[RiskDecision]
+) -> None:
+    notification = queued(decisions)
+    discord.enqueue_rate_limit(60.0)
+
+    assert deliver(notification.pk) == 60.0
+
+
+@pytest.mark.parametrize(
+    ("attempts", "retry_after", "expected"),
+    [
+        (1, None, 5.0),
+        (2, None, 10.0),
+        (4, None, 40.0),
+        (6, None, 160.0),
+        (7, None, 300.0),
+        (12, None, 300.0),
+        (3, 2.5, 20.0),
+        (1, 60.0, 60.0),
+        (7, 1800.0, 1800.0),
+    ],
+)
+def test_retry_delay_table(
+    attempts: int, retry_after: float | None, expected: float
+) -> None:
+    assert retry_delay(attempts, retry_after) == expected
+
+
+def test_deliver_read_timeout_posts_once(
+    discord: FakeDiscord, decisions: list[RiskDecision], settings: Any
+) -> None:
+    settings.HTTP_TIMEOUT = 0.2
+    notification = queued(decisions)
+    reply = json_response(200, {"id": "1"})
+    for _ in range(3):
+        discord.enqueue(ScriptedResponse(200, reply.headers, reply.body, delay=2.0))
+
+    assert deliver(notification.pk) == 5.0
+
+    request_count = len(discord.requests)
+    assert request_count == 1
+    assert "read timed out" in reload(notification).last_error
+
+
+def test_deliver_503_posts_once(
+    discord: FakeDiscord, decisions: list[RiskDecision]
+) -> None:
+    notification = queued(decisions)
+    for _ in range(3):
+        discord.enqueue_response(503, "upstream connect error")
+
+    assert deliver(notification.pk) == 5.0
+
+    request_count = len(discord.requests)
+    assert request_count == 1
+    assert failure_events() == []
 
 
 def test_deliver_permanent_error_fails(discord, decisions):
@@ -170,19 +251,84 @@ def test_deliver_permanent_error_fails(discord, decisions):
     assert discord.token not in row.last_error
 
 
-def test_deliver_fails_after_max_attempts(discord, decisions):
+def test_permanent_error_records_audit_events(
+    discord: FakeDiscord,
+    decisions: list[RiskDecision],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     notification = queued(decisions)
+    discord.enqueue_error(404, "Unknown Webhook", 10015)
+
+    with caplog.at_level(logging.ERROR, logger="approvals.notify"):
+        deliver(notification.pk)
+
+    events = failure_events()
+    assert [event.decision_id for event in events] == [d.pk for d in decisions]
+    for event, decision in zip(events, decisions, strict=True):
+        assert event.incident_id == decision.incident_id
+        assert event.actor == "notifier"
+        assert event.channel == AuditEvent.Channel.DISCORD
+        assert event.message.startswith("Discord message failed: ")
+        assert "Unknown Webhook" in event.message
+        assert discord.token not in event.message
+    logs = failure_logs(caplog)
+    assert len(logs) == 1
+    assert f"Notification {notification.pk} failed" in logs[0]
+    assert discord.token not in caplog.text
+
+
+def test_deliver_backoff_sequence(
+    discord: FakeDiscord, decisions: list[RiskDecision]
+) -> None:
+    notification = queued(decisions)
+    # Discord's retry_after is 2.5 s each time, less than every backoff delay.
     for _ in range(MAX_ATTEMPTS):
-        discord.enqueue_rate_limit(0.641)
+        discord.enqueue_rate_limit(2.5)
 
     delays = [deliver(notification.pk, attempt) for attempt in range(MAX_ATTEMPTS)]
 
-    assert delays == [0.641] * (MAX_ATTEMPTS - 1) + [None]
+    assert delays == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, None]
+    assert len(discord.requests) == MAX_ATTEMPTS
+
+
+def test_deliver_fails_after_max_attempts(
+    discord: FakeDiscord,
+    decisions: list[RiskDecision],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    notification = queued(decisions)
+    for _ in range(MAX_ATTEMPTS):
+        discord.enqueue_rate_limit(2.5)
+
+    with caplog.at_level(logging.ERROR, logger="approvals.notify"):
+        for attempt in range(MAX_ATTEMPTS - 1):
+            deliver(notification.pk, attempt)
+        assert failure_events() == []
+        deliver(notification.pk, MAX_ATTEMPTS - 1)
+
     row = reload(notification)
     assert row.status == Notification.Status.FAILED
     assert row.attempts == MAX_ATTEMPTS
     assert deliver(notification.pk, MAX_ATTEMPTS) is None
     assert len(discord.requests) == MAX_ATTEMPTS
+    events = failure_events()
+    assert [event.decision_id for event in events] == [d.pk for d in decisions]
+    for event in events:
+        assert "rate limited" in event.message
+        assert discord.token not in event.message
+    logs = failure_logs(caplog)
+    assert len(logs) == 1
+    assert f"after {MAX_ATTEMPTS} attempts" in logs[0]
+
+
+def test_deliver_success_records_no_event(
+    discord: FakeDiscord, decisions: list[RiskDecision]
+) -> None:
+    notification = queued(decisions)
+
+    deliver(notification.pk)
+
+    assert failure_events() == []
 
 
 def test_deliver_twice_sends_once(discord, decisions):
