@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from incidents.admin import ReadOnlyAdmin
+
 from .models import Notification, RiskDecision, RiskLevel
 
 
@@ -9,7 +11,9 @@ class RiskLevelAdmin(admin.ModelAdmin):
 
 
 @admin.register(RiskDecision)
-class RiskDecisionAdmin(admin.ModelAdmin):
+class RiskDecisionAdmin(ReadOnlyAdmin):
+    # Decisions change only through the state machine in approvals.services,
+    # which the dashboard, Discord, the API and the deadline task call.
     list_display = [
         "id",
         "host",
@@ -21,12 +25,10 @@ class RiskDecisionAdmin(admin.ModelAdmin):
         "decided_via",
     ]
     list_filter = ["status", "risk_level", "decided_via"]
-    # Status changes go through the state machine, never through a form.
-    readonly_fields = ["status", "decided_at", "decided_by", "decided_via", "timed_out"]
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "channel",

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from incidents.admin import ReadOnlyAdmin
+
 from .models import JobRun, RemediationTemplate
 
 
@@ -17,7 +19,7 @@ class RemediationTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
+class JobRunAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "decision",

@@ -1,6 +1,34 @@
+from __future__ import annotations
+
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from .models import AuditEvent, Finding, HealthSnapshot, Host, Incident
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """An admin that lists and shows records but never adds, changes or
+    deletes them.
+
+    It is for records that only services write, such as the audit trail and
+    risk decisions. A form edit would skip the state machine and its audit
+    event, so a pending decision could get a risk level or parameters other
+    than those the catalog checked when the decision was proposed.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
+        return False
 
 
 @admin.register(Host)
@@ -54,9 +82,6 @@ class FindingAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor", "channel", "action", "incident", "decision"]
     list_filter = ["channel", "action"]
-
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False

@@ -49,8 +49,12 @@ def open_incidents() -> QuerySet[Incident]:
         Incident.objects.filter(status=Incident.Status.OPEN)
         .select_related("host")
         .annotate(
+            # Deduplication stores each repeat of a raised finding with
+            # raised=False, so only raised findings count as problems.
             open_findings=Count(
-                "findings", filter=Q(findings__status="open"), distinct=True
+                "findings",
+                filter=Q(findings__status="open", findings__raised=True),
+                distinct=True,
             ),
             decision_count=Count("decisions", distinct=True),
         )
@@ -124,7 +128,9 @@ class IncidentListView(ListView):
 
     def get_queryset(self) -> QuerySet[Incident]:
         incidents = Incident.objects.select_related("host").annotate(
-            finding_count=Count("findings", distinct=True),
+            finding_count=Count(
+                "findings", filter=Q(findings__raised=True), distinct=True
+            ),
             decision_count=Count("decisions", distinct=True),
         )
         incidents = incidents.order_by("-opened_at")

@@ -7,8 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 register = template.Library()
+
+# Audit actions whose label is more than the action with its first letter
+# capitalised and underscores replaced by spaces.
+ACTION_LABELS = {
+    "manual": "Manual intervention",
+}
 
 
 @register.filter
@@ -25,6 +32,24 @@ def iso_utc(value: datetime | None) -> str:
     if not isinstance(value, datetime):
         return ""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@register.filter
+def is_past(value: datetime | None) -> bool:
+    """Return True when an aware datetime is now or earlier, False for None."""
+    if not isinstance(value, datetime):
+        return False
+    return value <= timezone.now()
+
+
+@register.filter
+def action_label(action: str) -> str:
+    """Return the label of an audit action, e.g. "Incident opened" for
+    incident_opened."""
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    words = action.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 @register.filter

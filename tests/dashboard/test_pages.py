@@ -8,12 +8,14 @@ from django.utils import timezone
 
 from approvals.models import DecisionStatus, RiskDecision
 from automation.models import JobRun, JobState, Verification
-from incidents.models import AuditEvent, HealthSnapshot, Host
+from incidents.models import AuditEvent, Finding, HealthSnapshot, Host
 
 from .conftest import MakeDecision
 
 pytestmark = pytest.mark.django_db
 
+DEADLINE_PASSED = "deadline passed; the timeout action applies within a minute"
+RELOAD = 'data-reload-seconds="30"'
 XSS = "<script>alert(1)</script>"
 ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -30,6 +32,20 @@ def page(client: Client, url: str) -> str:
     response = client.get(url)
     assert response.status_code == 200, url
     return response.content.decode()
+
+
+def add_repeats(finding: Finding, count: int) -> None:
+    """Store repeats of a finding, as deduplication does on later cycles."""
+    for _ in range(count):
+        Finding.objects.create(
+            host=finding.host,
+            kind=finding.kind,
+            subject=finding.subject,
+            fingerprint=finding.fingerprint,
+            summary=finding.summary,
+            incident=finding.incident,
+            raised=False,
+        )
 
 
 def add_snapshot(host: Host, **fields: object) -> HealthSnapshot:
@@ -364,7 +380,7 @@ def test_decision_page_shows_everything(
     html = page(client, decision.get_absolute_url())
 
     assert "by approver via dashboard" in html
-    assert "PLAY RECAP ok=2 changed=1" in html
+    assert '<pre class="log">PLAY RECAP ok=2 changed=1</pre>' in html
     assert "nginx.service is active" in html
     assert "restart_service" in html
     assert "&quot;active_state&quot;: &quot;failed&quot;" in html
@@ -383,7 +399,7 @@ def test_incident_timeline_oldest_first(
 
     html = page(client, decision.incident.get_absolute_url())
 
-    assert html.index(">first<") < html.index(">approved<")
+    assert html.index("<td>First</td>") < html.index("<td>Approved</td>")
     assert "nginx.service is not running" in html
 
 
@@ -457,3 +473,128 @@ def test_nav_logout_is_post_form(client: Client, viewer: User) -> None:
     html = page(client, "/")
 
     assert f'<form method="post" action="{reverse("logout")}"' in html
+
+
+def test_home_open_findings_skip_repeats(
+    client: Client, viewer: User, make_decision: MakeDecision
+) -> None:
+    decision = make_decision("low")
+    add_repeats(decision.finding, 3)
+    client.force_login(viewer)
+
+    response = client.get("/")
+
+    [incident] = response.context["incidents"]
+    assert incident.open_findings == 1
+
+
+def test_incident_list_skips_repeats(
+    client: Client, viewer: User, make_decision: MakeDecision
+) -> None:
+    decision = make_decision("low")
+    add_repeats(decision.finding, 3)
+    client.force_login(viewer)
+
+    response = client.get(reverse("dashboard:incidents"))
+
+    [incident] = response.context["incidents"]
+    assert incident.finding_count == 1
+
+
+def test_expired_decision_hides_buttons(
+    client: Client, approver: User, make_decision: MakeDecision
+) -> None:
+    decision = make_decision("low", deadline_in=timedelta(seconds=-1))
+    client.force_login(approver)
+
+    for url in ("/", decision.get_absolute_url()):
+        html = page(client, url)
+        assert approve_url(decision) not in html, url
+        assert reject_url(decision) not in html, url
+        assert f'<span class="muted deadline-passed">{DEADLINE_PASSED}' in html, url
+
+
+def test_pending_buttons_carry_deadline(
+    client: Client, approver: User, make_decision: MakeDecision
+) -> None:
+    decision = make_decision("low")
+    client.force_login(approver)
+
+    html = page(client, decision.get_absolute_url())
+
+    assert decision.deadline is not None
+    iso = decision.deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f'data-decide-until="{iso}"' in html
+    assert f'deadline-passed" hidden>{DEADLINE_PASSED}' in html
+    assert approve_url(decision) in html
+
+
+def test_decided_hides_on_timeout(
+    client: Client, viewer: User, make_decision: MakeDecision
+) -> None:
+    decision = make_decision("low", status=DecisionStatus.APPROVED)
+    client.force_login(viewer)
+
+    for url in (decision.get_absolute_url(), reverse("dashboard:decisions")):
+        html = page(client, url)
+        assert "approved and run automatically" not in html, url
+        assert "<dt>On timeout</dt>" not in html, url
+
+
+def test_pending_detail_shows_on_timeout(
+    client: Client, viewer: User, make_decision: MakeDecision
+) -> None:
+    decision = make_decision("low")
+    client.force_login(viewer)
+
+    html = page(client, decision.get_absolute_url())
+
+    assert "<dt>On timeout</dt>" in html
+    assert "approved and run automatically" in html
+
+
+def test_timeline_shows_action_labels(
+    client: Client, viewer: User, make_decision: MakeDecision
+) -> None:
+    incident = make_decision("low").incident
+    for action in ("incident_opened", "finding_raised"):
+        AuditEvent.objects.create(
+            incident=incident, actor="detector", channel="system", action=action
+        )
+    client.force_login(viewer)
+
+    html = page(client, incident.get_absolute_url())
+
+    assert "<td>Incident opened</td>" in html
+    assert "<td>Finding raised</td>" in html
+    assert "incident_opened" not in html
+    assert '<td><span class="muted">—</span></td>' in html
+
+
+def test_evidence_collapsed_everywhere(
+    client: Client, viewer: User, make_decision: MakeDecision
+) -> None:
+    decision = make_decision(None, status=DecisionStatus.MANUAL)
+    client.force_login(viewer)
+
+    for url in (decision.get_absolute_url(), decision.incident.get_absolute_url()):
+        html = page(client, url)
+        start = html.index('<details class="evidence">')
+        evidence = html.index("&quot;active_state&quot;: &quot;failed&quot;")
+        end = html.index("</details>", start)
+        assert "<summary>Evidence (JSON)</summary>" in html[start:end], url
+        assert start < evidence < end, url
+
+
+def test_reload_only_pending_lists(
+    client: Client, viewer: User, make_decision: MakeDecision
+) -> None:
+    decision = make_decision("low")
+    client.force_login(viewer)
+    decisions = reverse("dashboard:decisions")
+
+    assert RELOAD in page(client, "/")
+    assert RELOAD in page(client, decisions + "?status=pending")
+    assert RELOAD not in page(client, decisions)
+    assert RELOAD not in page(client, decision.get_absolute_url())
+    assert RELOAD not in page(client, decision.incident.get_absolute_url())
