@@ -2,13 +2,77 @@
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlsplit
+import ipaddress
+import re
+from typing import Any, NamedTuple
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 LONGEST_DEFAULT_DEADLINE = 3600
+
+DISCORD_HOSTS = ("discord.com", "discordapp.com")
+# Discord's "Copy Webhook URL" gives /api/webhooks/ID/TOKEN, and the API also
+# takes a version segment, /api/v10/webhooks/ID/TOKEN. Discohook's webhook URL
+# pattern accepts the same paths and the ptb. and canary. hosts.
+DISCORD_WEBHOOK_PATH = re.compile(r"/api(/v\d+)?/webhooks/\d+/[\w-]+/?")
+
+# Folders whose old files are not disposable: disk_cleanup in one of them
+# would delete configuration, programs or data.
+SYSTEM_FOLDERS = frozenset(
+    {
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/usr",
+        "/var",
+    }
+)
+
+
+class Bound(NamedTuple):
+    """A numeric setting with its unit and a valid example for the hint."""
+
+    name: str
+    unit: str
+    example: float
+
+
+# Whole numbers that must be at least 1.
+AT_LEAST_ONE = (
+    Bound("COLLECT_INTERVAL", "seconds", 60),
+    Bound("SWEEP_INTERVAL", "seconds", 30),
+    Bound("JOB_POLL_SECONDS", "seconds", 20),
+    Bound("JOB_TIMEOUT_SECONDS", "seconds", 1800),
+    Bound("PROBE_TIMEOUT", "seconds", 30),
+    Bound("SNAPSHOT_RETENTION_DAYS", "days", 14),
+)
+ABOVE_ZERO = (
+    Bound("PROBE_SAMPLE_SECONDS", "seconds", 1),
+    Bound("HTTP_TIMEOUT", "seconds", 10),
+    Bound("RUNAWAY_CPU_PERCENT", "percent of one CPU core", 90),
+)
+ZERO_OR_MORE = (
+    Bound("SUSTAIN_SECONDS", "seconds", 300),
+    Bound("DEDUP_HOURS", "hours", 8),
+    Bound("DISK_CLEANUP_MIN_AGE_HOURS", "hours", 24),
+)
 
 
 def _is_http_url(value: str) -> bool:
@@ -40,7 +104,55 @@ def check_urls(**kwargs: Any) -> list[CheckMessage]:
                 id="opsguard.E002",
             )
         )
+    elif webhook:
+        errors.extend(_check_discord_webhook(urlsplit(webhook)))
     return errors
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_discord_host(host: str) -> bool:
+    return any(host == name or host.endswith("." + name) for name in DISCORD_HOSTS)
+
+
+def _check_discord_webhook(parts: SplitResult) -> list[CheckMessage]:
+    # A proxy in front of Discord, or a fake Discord on this machine, is a
+    # valid set-up, so an unusual URL is only a warning. The messages show
+    # the host, never the path, because the path ends with the token.
+    host = (parts.hostname or "").lower()
+    if _is_loopback(host):
+        return []
+    hint = (
+        "Copy the webhook URL from Discord: Server Settings, Integrations, "
+        "Webhooks. Ignore this warning if the URL is a proxy that forwards to "
+        "Discord."
+    )
+    if not _is_discord_host(host):
+        return [
+            Warning(
+                f"DISCORD_WEBHOOK_URL points to the host {host!r}, not to "
+                "discord.com or discordapp.com.",
+                hint=hint,
+                id="opsguard.W002",
+            )
+        ]
+    if not DISCORD_WEBHOOK_PATH.fullmatch(parts.path):
+        return [
+            Warning(
+                "DISCORD_WEBHOOK_URL does not have the path of a Discord webhook, "
+                "/api/webhooks/ID/TOKEN.",
+                hint=hint,
+                id="opsguard.W002",
+            )
+        ]
+    return []
 
 
 @register()
@@ -60,16 +172,96 @@ def check_thresholds(**kwargs: Any) -> list[CheckMessage]:
                     id="opsguard.E003",
                 )
             )
-    for name in ("COLLECT_INTERVAL", "SWEEP_INTERVAL", "JOB_POLL_SECONDS"):
-        if getattr(settings, name) < 1:
+    for bound in AT_LEAST_ONE:
+        value = getattr(settings, bound.name)
+        if value < 1:
             errors.append(
                 Error(
-                    f"{name} is {getattr(settings, name)}; it must be at least 1.",
-                    hint=f"Set {name} in seconds, e.g. 60.",
+                    f"{bound.name} is {value}; it must be at least 1.",
+                    hint=_hint(bound),
                     id="opsguard.E004",
                 )
             )
     return errors
+
+
+def _hint(bound: Bound) -> str:
+    return f"Set {bound.name} in {bound.unit}, e.g. {bound.example}."
+
+
+@register()
+def check_minimums(**kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for bound in ABOVE_ZERO:
+        value = getattr(settings, bound.name)
+        if value <= 0:
+            errors.append(
+                Error(
+                    f"{bound.name} is {value}; it must be above 0.",
+                    hint=_hint(bound),
+                    id="opsguard.E005",
+                )
+            )
+    for bound in ZERO_OR_MORE:
+        value = getattr(settings, bound.name)
+        if value < 0:
+            errors.append(
+                Error(
+                    f"{bound.name} is {value}; it must be 0 or more.",
+                    hint=_hint(bound),
+                    id="opsguard.E006",
+                )
+            )
+    return errors
+
+
+@register()
+def check_probe_timeout(**kwargs: Any) -> list[CheckMessage]:
+    timeout = settings.PROBE_TIMEOUT
+    sample = settings.PROBE_SAMPLE_SECONDS
+    if timeout > sample:
+        return []
+    return [
+        Error(
+            f"PROBE_TIMEOUT is {timeout} s, not longer than PROBE_SAMPLE_SECONDS "
+            f"({sample} s).",
+            hint="The probe measures CPU use for PROBE_SAMPLE_SECONDS before it "
+            "reports, so every probe would time out; set PROBE_TIMEOUT well "
+            "above it, e.g. 30.",
+            id="opsguard.E007",
+        )
+    ]
+
+
+@register()
+def check_cleanup_paths(**kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for path in settings.DISK_CLEANUP_PATHS:
+        problem = _cleanup_path_problem(path)
+        if problem:
+            errors.append(
+                Error(
+                    f"DISK_CLEANUP_PATHS contains {path!r}, {problem}.",
+                    hint="List absolute folders that hold only disposable files, "
+                    "e.g. DISK_CLEANUP_PATHS=/tmp,/var/tmp.",
+                    id="opsguard.E008",
+                )
+            )
+    return errors
+
+
+def _cleanup_path_problem(path: str) -> str:
+    """Return why disk_cleanup must not use `path`, or "" if it may."""
+    if not path.startswith("/"):
+        return "which is not an absolute path"
+    if ".." in path:
+        # The clean-up playbook rejects any path containing "..", so every
+        # clean-up in this path would fail.
+        return "which contains '..'"
+    parts = [part for part in path.split("/") if part and part != "."]
+    if "/" + "/".join(parts) in SYSTEM_FOLDERS:
+        return "a system folder whose old files are not disposable"
+    return ""
 
 
 @register()

@@ -3,7 +3,9 @@
 Every variable is listed with its default in `.env.example`. With no variables
 set, OpsGuard runs on the embedded default: SQLite and a Celery broker kept in
 files under OPSGUARD_DATA_DIR, so one machine needs no database or broker
-server. Bad values are reported by the system checks in `opsguard.checks`.
+server. A value that does not parse, such as a word where a number belongs,
+stops the start with ImproperlyConfigured. Values that parse but are out of
+range are reported by the system checks in `opsguard.checks`.
 """
 
 import secrets
@@ -11,21 +13,22 @@ from pathlib import Path
 
 import environ
 
+from opsguard.envparse import (
+    read_bool,
+    read_choice,
+    read_database_url,
+    read_float,
+    read_int,
+    read_list,
+    read_secret,
+    read_str,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-
-def env_secret(name: str, default: str = "") -> str:
-    """Return a secret from NAME, or from the file that NAME_FILE points to."""
-    path = env.str(f"{name}_FILE", default="")
-    if path:
-        return Path(path).read_text().strip()
-    return env.str(name, default=default)
-
-
-DATA_DIR = Path(env.str("OPSGUARD_DATA_DIR", default=str(BASE_DIR / "var")))
+DATA_DIR = Path(read_str("OPSGUARD_DATA_DIR", default=str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -39,10 +42,10 @@ def _embedded_secret_key() -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = env_secret("SECRET_KEY") or _embedded_secret_key()
-DEBUG = env.bool("DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SECRET_KEY = read_secret("SECRET_KEY") or _embedded_secret_key()
+DEBUG = read_bool("DEBUG", default=False)
+ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = read_list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -92,7 +95,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db(
+    "default": read_database_url(
         "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'opsguard.sqlite3'}"
     )
 }
@@ -158,7 +161,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = read_choice(
+    "LOG_LEVEL",
+    default="INFO",
+    choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -172,16 +179,21 @@ LOGGING = {
 
 # Celery. The embedded default broker keeps messages as files, which works
 # across the web, worker and beat processes of one machine, ETA tasks included.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=7200)
+CELERY_BROKER_URL = read_str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_VISIBILITY_TIMEOUT = read_int(
+    "CELERY_VISIBILITY_TIMEOUT", default=7200, expected="a whole number of seconds"
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport keeps its exchange tables in
+    # `control_folder`, which defaults to "control" in the current directory.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -192,7 +204,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="opsguard")
+CELERY_TASK_DEFAULT_QUEUE = read_str("CELERY_QUEUE", default="opsguard")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -201,39 +213,65 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # The loop.
-OPSGUARD_BASE_URL = env.str("OPSGUARD_BASE_URL", default="http://127.0.0.1:8000")
-COLLECT_INTERVAL = env.int("COLLECT_INTERVAL", default=60)
-SWEEP_INTERVAL = env.int("SWEEP_INTERVAL", default=30)
-JOB_POLL_SECONDS = env.int("JOB_POLL_SECONDS", default=20)
-JOB_TIMEOUT_SECONDS = env.int("JOB_TIMEOUT_SECONDS", default=1800)
-PROBE_SAMPLE_SECONDS = env.float("PROBE_SAMPLE_SECONDS", default=1.0)
-PROBE_TIMEOUT = env.int("PROBE_TIMEOUT", default=30)
+OPSGUARD_BASE_URL = read_str("OPSGUARD_BASE_URL", default="http://127.0.0.1:8000")
+COLLECT_INTERVAL = read_int(
+    "COLLECT_INTERVAL", default=60, expected="a whole number of seconds"
+)
+SWEEP_INTERVAL = read_int(
+    "SWEEP_INTERVAL", default=30, expected="a whole number of seconds"
+)
+JOB_POLL_SECONDS = read_int(
+    "JOB_POLL_SECONDS", default=20, expected="a whole number of seconds"
+)
+JOB_TIMEOUT_SECONDS = read_int(
+    "JOB_TIMEOUT_SECONDS", default=1800, expected="a whole number of seconds"
+)
+PROBE_SAMPLE_SECONDS = read_float(
+    "PROBE_SAMPLE_SECONDS", default=1.0, expected="a number of seconds"
+)
+PROBE_TIMEOUT = read_int(
+    "PROBE_TIMEOUT", default=30, expected="a whole number of seconds"
+)
 
 # Detection thresholds, in percent.
-DISK_THRESHOLD_PERCENT = env.float("DISK_THRESHOLD_PERCENT", default=90.0)
-CPU_THRESHOLD_PERCENT = env.float("CPU_THRESHOLD_PERCENT", default=90.0)
-RAM_THRESHOLD_PERCENT = env.float("RAM_THRESHOLD_PERCENT", default=90.0)
-RUNAWAY_CPU_PERCENT = env.float("RUNAWAY_CPU_PERCENT", default=90.0)
-SUSTAIN_SECONDS = env.int("SUSTAIN_SECONDS", default=300)
-DEDUP_HOURS = env.float("DEDUP_HOURS", default=8.0)
-SNAPSHOT_RETENTION_DAYS = env.int("SNAPSHOT_RETENTION_DAYS", default=14)
-RUNAWAY_IGNORE = env.list(
+DISK_THRESHOLD_PERCENT = read_float(
+    "DISK_THRESHOLD_PERCENT", default=90.0, expected="a percentage"
+)
+CPU_THRESHOLD_PERCENT = read_float(
+    "CPU_THRESHOLD_PERCENT", default=90.0, expected="a percentage"
+)
+RAM_THRESHOLD_PERCENT = read_float(
+    "RAM_THRESHOLD_PERCENT", default=90.0, expected="a percentage"
+)
+RUNAWAY_CPU_PERCENT = read_float(
+    "RUNAWAY_CPU_PERCENT", default=90.0, expected="a percentage"
+)
+SUSTAIN_SECONDS = read_int(
+    "SUSTAIN_SECONDS", default=300, expected="a whole number of seconds"
+)
+DEDUP_HOURS = read_float("DEDUP_HOURS", default=8.0, expected="a number of hours")
+SNAPSHOT_RETENTION_DAYS = read_int(
+    "SNAPSHOT_RETENTION_DAYS", default=14, expected="a whole number of days"
+)
+RUNAWAY_IGNORE = read_list(
     "RUNAWAY_IGNORE",
     default=["systemd", "init", "sshd", "kthreadd", "celery", "ansible-playboo"],
 )
-CRITICAL_SERVICES = env.list("CRITICAL_SERVICES", default=[])
+CRITICAL_SERVICES = read_list("CRITICAL_SERVICES", default=[])
 
 # Remediation.
-DISK_CLEANUP_PATHS = env.list("DISK_CLEANUP_PATHS", default=["/tmp", "/var/tmp"])
-DISK_CLEANUP_MIN_AGE_HOURS = env.int("DISK_CLEANUP_MIN_AGE_HOURS", default=24)
+DISK_CLEANUP_PATHS = read_list("DISK_CLEANUP_PATHS", default=["/tmp", "/var/tmp"])
+DISK_CLEANUP_MIN_AGE_HOURS = read_int(
+    "DISK_CLEANUP_MIN_AGE_HOURS", default=24, expected="a whole number of hours"
+)
 
 # Notifications.
-DISCORD_WEBHOOK_URL = env_secret("DISCORD_WEBHOOK_URL")
-HTTP_TIMEOUT = env.float("HTTP_TIMEOUT", default=10.0)
+DISCORD_WEBHOOK_URL = read_secret("DISCORD_WEBHOOK_URL")
+HTTP_TIMEOUT = read_float("HTTP_TIMEOUT", default=10.0, expected="a number of seconds")
 
 # First start.
-OPSGUARD_ADMIN_USER = env.str("OPSGUARD_ADMIN_USER", default="admin")
-OPSGUARD_ADMIN_PASSWORD = env_secret("OPSGUARD_ADMIN_PASSWORD")
+OPSGUARD_ADMIN_USER = read_str("OPSGUARD_ADMIN_USER", default="admin")
+OPSGUARD_ADMIN_PASSWORD = read_secret("OPSGUARD_ADMIN_PASSWORD")
 
 CELERY_BEAT_SCHEDULE = {
     # A cycle that could not start within its interval is dropped, so a busy

@@ -5,7 +5,14 @@ from typing import Any
 import pytest
 from django.core.checks import ERROR, WARNING, CheckMessage, run_checks
 
-from opsguard.checks import check_thresholds, check_urls, check_visibility_timeout
+from opsguard.checks import (
+    check_cleanup_paths,
+    check_minimums,
+    check_probe_timeout,
+    check_thresholds,
+    check_urls,
+    check_visibility_timeout,
+)
 
 # A fake webhook: the token must never appear in a check message.
 FAKE_TOKEN = "fake-webhook-token-4d1c9a"
@@ -17,6 +24,14 @@ def valid_settings(settings: Any) -> None:
     settings.DISCORD_WEBHOOK_URL = ""
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"
     settings.CELERY_VISIBILITY_TIMEOUT = 7200
+    settings.PROBE_SAMPLE_SECONDS = 1.0
+    settings.PROBE_TIMEOUT = 30
+    settings.HTTP_TIMEOUT = 10.0
+    settings.RUNAWAY_CPU_PERCENT = 90.0
+    settings.SUSTAIN_SECONDS = 300
+    settings.DEDUP_HOURS = 8.0
+    settings.DISK_CLEANUP_MIN_AGE_HOURS = 24
+    settings.DISK_CLEANUP_PATHS = ["/tmp", "/var/tmp"]
 
 
 def ids(messages: list[CheckMessage]) -> list[str | None]:
@@ -31,6 +46,9 @@ def test_valid_settings_pass():
     assert check_urls() == []
     assert check_thresholds() == []
     assert check_visibility_timeout() == []
+    assert check_minimums() == []
+    assert check_probe_timeout() == []
+    assert check_cleanup_paths() == []
 
 
 @pytest.mark.parametrize(
@@ -72,6 +90,76 @@ def test_https_webhook_accepted(settings):
     assert check_urls() == []
 
 
+# These URLs are never requested: the checks only parse them.
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://discord.com/api/webhooks/123/{FAKE_TOKEN}",
+        f"https://discordapp.com/api/webhooks/123/{FAKE_TOKEN}",
+        f"https://ptb.discord.com/api/webhooks/123/{FAKE_TOKEN}",
+        f"https://discord.com/api/v10/webhooks/123/{FAKE_TOKEN}?wait=true",
+        f"https://Discord.com/api/webhooks/123/{FAKE_TOKEN}/",
+    ],
+    ids=["discord.com", "discordapp.com", "ptb", "api version", "case and slash"],
+)
+def test_discord_webhook_accepted(settings, url):
+    settings.DISCORD_WEBHOOK_URL = url
+
+    assert check_urls() == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://localhost:8080/{FAKE_TOKEN}",
+        f"http://[::1]:8080/hooks/{FAKE_TOKEN}",
+        f"http://127.0.0.2/{FAKE_TOKEN}",
+    ],
+    ids=["localhost", "ipv6", "127.0.0.2"],
+)
+def test_loopback_webhook_not_warned(settings, url):
+    settings.DISCORD_WEBHOOK_URL = url
+
+    assert check_urls() == []
+
+
+@pytest.mark.parametrize(
+    "host", ["proxy.example.invalid", "discord.com.example.invalid", "10.0.0.5"]
+)
+def test_foreign_webhook_host_w002(settings, host):
+    settings.DISCORD_WEBHOOK_URL = f"https://{host}/api/webhooks/123/{FAKE_TOKEN}"
+
+    [warning] = check_urls()
+
+    assert warning.id == "opsguard.W002"
+    assert warning.level == WARNING
+    assert warning.msg == (
+        f"DISCORD_WEBHOOK_URL points to the host {host!r}, not to discord.com "
+        "or discordapp.com."
+    )
+    assert FAKE_TOKEN not in full_text(warning)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/hooks/123/{FAKE_TOKEN}",
+        f"/api/webhooks/abc/{FAKE_TOKEN}",
+        "/api/webhooks/123",
+        f"/channels/123/{FAKE_TOKEN}",
+    ],
+    ids=["hooks", "id not numeric", "no token", "channel"],
+)
+def test_bad_webhook_path_w002(settings, path):
+    settings.DISCORD_WEBHOOK_URL = f"https://discord.com{path}"
+
+    [warning] = check_urls()
+
+    assert warning.id == "opsguard.W002"
+    assert "/api/webhooks/ID/TOKEN" in warning.msg
+    assert FAKE_TOKEN not in full_text(warning)
+
+
 @pytest.mark.parametrize(
     "name", ["DISK_THRESHOLD_PERCENT", "CPU_THRESHOLD_PERCENT", "RAM_THRESHOLD_PERCENT"]
 )
@@ -103,6 +191,133 @@ def test_bad_interval_e004(settings, name):
 
     assert error.id == "opsguard.E004"
     assert error.msg == f"{name} is 0; it must be at least 1."
+
+
+@pytest.mark.parametrize(
+    ("name", "unit"),
+    [
+        ("JOB_TIMEOUT_SECONDS", "seconds"),
+        ("PROBE_TIMEOUT", "seconds"),
+        ("SNAPSHOT_RETENTION_DAYS", "days"),
+    ],
+)
+@pytest.mark.parametrize("value", [0, -1])
+def test_bad_minimum_one_e004(settings, name, unit, value):
+    setattr(settings, name, value)
+
+    [error] = check_thresholds()
+
+    assert error.id == "opsguard.E004"
+    assert error.msg == f"{name} is {value}; it must be at least 1."
+    assert error.hint.startswith(f"Set {name} in {unit}, e.g. ")
+
+
+@pytest.mark.parametrize(
+    "name", ["PROBE_SAMPLE_SECONDS", "HTTP_TIMEOUT", "RUNAWAY_CPU_PERCENT"]
+)
+@pytest.mark.parametrize("value", [0, -1.0])
+def test_not_positive_e005(settings, name, value):
+    setattr(settings, name, value)
+
+    [error] = check_minimums()
+
+    assert error.id == "opsguard.E005"
+    assert error.level == ERROR
+    assert error.msg == f"{name} is {value}; it must be above 0."
+    assert name in error.hint
+
+
+def test_runaway_above_100_accepted(settings):
+    # A process with several busy threads uses more than one core.
+    settings.RUNAWAY_CPU_PERCENT = 250.0
+
+    assert check_minimums() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SUSTAIN_SECONDS", -1),
+        ("DEDUP_HOURS", -0.5),
+        ("DISK_CLEANUP_MIN_AGE_HOURS", -1),
+    ],
+)
+def test_negative_e006(settings, name, value):
+    setattr(settings, name, value)
+
+    [error] = check_minimums()
+
+    assert error.id == "opsguard.E006"
+    assert error.msg == f"{name} is {value}; it must be 0 or more."
+    assert name in error.hint
+
+
+@pytest.mark.parametrize(
+    "name", ["SUSTAIN_SECONDS", "DEDUP_HOURS", "DISK_CLEANUP_MIN_AGE_HOURS"]
+)
+def test_zero_minimum_accepted(settings, name):
+    setattr(settings, name, 0)
+
+    assert check_minimums() == []
+
+
+@pytest.mark.parametrize(("timeout", "sample"), [(1, 1.0), (5, 10.0), (0, 1.0)])
+def test_probe_timeout_short_e007(settings, timeout, sample):
+    settings.PROBE_TIMEOUT = timeout
+    settings.PROBE_SAMPLE_SECONDS = sample
+
+    [error] = check_probe_timeout()
+
+    assert error.id == "opsguard.E007"
+    assert error.msg == (
+        f"PROBE_TIMEOUT is {timeout} s, not longer than PROBE_SAMPLE_SECONDS "
+        f"({sample} s)."
+    )
+
+
+def test_probe_timeout_longer_accepted(settings):
+    settings.PROBE_TIMEOUT = 2
+    settings.PROBE_SAMPLE_SECONDS = 1.5
+
+    assert check_probe_timeout() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("/", "a system folder whose old files are not disposable"),
+        ("//", "a system folder whose old files are not disposable"),
+        ("/./", "a system folder whose old files are not disposable"),
+        ("/etc", "a system folder whose old files are not disposable"),
+        ("/var/", "a system folder whose old files are not disposable"),
+        ("/home", "a system folder whose old files are not disposable"),
+        ("tmp", "which is not an absolute path"),
+        ("./cache", "which is not an absolute path"),
+        ("/tmp/../etc", "which contains '..'"),
+        ("/var/tmp/..", "which contains '..'"),
+    ],
+)
+def test_bad_cleanup_path_e008(settings, path, problem):
+    settings.DISK_CLEANUP_PATHS = ["/tmp", path]
+
+    [error] = check_cleanup_paths()
+
+    assert error.id == "opsguard.E008"
+    assert error.msg == f"DISK_CLEANUP_PATHS contains {path!r}, {problem}."
+    assert "DISK_CLEANUP_PATHS=/tmp,/var/tmp" in error.hint
+
+
+@pytest.mark.parametrize("path", ["/srv/cache", "/var/log/myapp", "/home/app/tmp"])
+def test_cleanup_subfolder_accepted(settings, path):
+    settings.DISK_CLEANUP_PATHS = [path]
+
+    assert check_cleanup_paths() == []
+
+
+def test_each_bad_path_reported(settings):
+    settings.DISK_CLEANUP_PATHS = ["/", "tmp", "/tmp"]
+
+    assert ids(check_cleanup_paths()) == ["opsguard.E008", "opsguard.E008"]
 
 
 def test_every_bad_setting_reported(settings):
@@ -147,7 +362,14 @@ def test_checks_registered(settings):
     settings.OPSGUARD_BASE_URL = "not a url"
     settings.CPU_THRESHOLD_PERCENT = 0
     settings.CELERY_VISIBILITY_TIMEOUT = 60
+    settings.HTTP_TIMEOUT = 0
+    settings.DEDUP_HOURS = -1
+    settings.PROBE_SAMPLE_SECONDS = 60.0
+    settings.DISK_CLEANUP_PATHS = ["/"]
+    settings.DISCORD_WEBHOOK_URL = "https://proxy.example.invalid/hook"
 
     found = set(ids(run_checks()))
 
     assert {"opsguard.E001", "opsguard.E003", "opsguard.W001"} <= found
+    assert {"opsguard.E005", "opsguard.E006", "opsguard.E007"} <= found
+    assert {"opsguard.E008", "opsguard.W002"} <= found
