@@ -73,6 +73,7 @@ class Command(BaseCommand):
             f"OpsGuard is starting: dashboard at http://{options['listen']}/ "
             "(Ctrl-C stops web, worker and beat)."
         )
+        self._first_cycle()
 
         exited: list[str] = []
         while not stopping and not exited:
@@ -85,6 +86,14 @@ class Command(BaseCommand):
                 "the messages above. If the web server could not listen, set "
                 "OPSGUARD_LISTEN to a free address, e.g. 127.0.0.1:8765."
             )
+
+    def _first_cycle(self) -> None:
+        # Beat first collects one COLLECT_INTERVAL after it starts; collect at
+        # once instead. A cycle left in the broker by a start that failed is
+        # dropped rather than run at the next start.
+        from incidents.tasks import collect_all
+
+        collect_all.apply_async(expires=settings.COLLECT_INTERVAL)
 
     def _stop(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
         # SIGTERM to the main process only: the Celery worker then stops its
