@@ -85,7 +85,7 @@ def _schedule_deadline(decision: RiskDecision) -> None:
 
     assert decision.deadline is not None
     countdown = (decision.deadline - timezone.now()).total_seconds()
-    # A worker holds an ETA task unacknowledged until it runs. Past half the
+    # A worker keeps an ETA task unacknowledged until it runs. Past half the
     # broker's visibility timeout it could be delivered twice, so the sweeper
     # applies such deadlines instead.
     if countdown > settings.CELERY_VISIBILITY_TIMEOUT / 2:
@@ -100,7 +100,7 @@ def can_approve(user: AbstractUser | AnonymousUser, decision: RiskDecision) -> b
     return bool(user.is_authenticated and user.has_perm(f"approvals.{codename}"))
 
 
-def _refusal(decision: RiskDecision) -> str:
+def _permission_message(decision: RiskDecision) -> str:
     if decision.risk_level is None:
         return f"decision {decision.pk} needs manual intervention; nothing to approve"
     return (
@@ -120,11 +120,11 @@ def reject(decision_id: int, user: AbstractUser, channel: str) -> Outcome:
 def _decide(
     decision_id: int, user: AbstractUser, channel: str, target: DecisionStatus
 ) -> Outcome:
-    """Apply a human's answer, if the user may decide at this risk level and
+    """Apply a human's decision, if the user may decide at this risk level and
     the deadline has not passed."""
     decision = RiskDecision.objects.select_related("risk_level").get(pk=decision_id)
     if not can_approve(user, decision):
-        return Outcome(False, decision.status, _refusal(decision))
+        return Outcome(False, decision.status, _permission_message(decision))
     changed = _transition(
         decision_id,
         target,

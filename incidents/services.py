@@ -170,8 +170,9 @@ def record_findings(snapshot: HealthSnapshot) -> list[Finding]:
 def _record(snapshot: HealthSnapshot, detection: detectors.Detection) -> Finding:
     host = snapshot.host
     key = detectors.fingerprint(host.pk, detection.kind, detection.subject)
+
     # NOTE: two cycles running at once could both miss each other's finding
-    # and raise it twice; beat drops a cycle that could not start within its
+    # and raise it twice. Beat drops a cycle that could not start within its
     # interval, which keeps cycles from overlapping on one worker pool.
     since = snapshot.taken_at - timedelta(hours=settings.DEDUP_HOURS)
     earlier = (
@@ -185,7 +186,8 @@ def _record(snapshot: HealthSnapshot, detection: detectors.Detection) -> Finding
         .first()
     )
     repeat = earlier is not None and detection.severity <= earlier.severity
-    incident = earlier.incident if repeat and earlier else _open_incident(host)
+    incident = earlier.incident if repeat and earlier else None
+
     finding = Finding.objects.create(
         host=host,
         kind=detection.kind,
@@ -195,12 +197,12 @@ def _record(snapshot: HealthSnapshot, detection: detectors.Detection) -> Finding
         summary=detection.summary[:500],
         evidence=detection.evidence,
         snapshot=snapshot,
-        incident=incident,
+        incident=incident or _open_incident(host),
         raised=not repeat,
     )
     if finding.raised:
         record_event(
-            incident,
+            finding.incident,
             action="finding_raised",
             message=finding.summary,
             actor="detector",
