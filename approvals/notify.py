@@ -135,9 +135,16 @@ def deliver(notification_id: int, attempt: int = 0) -> float | None:
     if not won:
         return None
 
-    payload = Notification.objects.values_list("payload", flat=True).get(
-        pk=notification_id
-    )
+    notification = Notification.objects.get(pk=notification_id)
+    if attempt and _outdated(notification):
+        # A request for approval sent after every decision in it was decided
+        # would ask for a click that can no longer change anything.
+        Notification.objects.filter(pk=notification_id).update(
+            status=Notification.Status.FAILED,
+            last_error="not sent: its decisions were decided before Discord took it",
+        )
+        return None
+    payload = notification.payload
     url = settings.DISCORD_WEBHOOK_URL
     notifier = DiscordNotifier(url, timeout=settings.HTTP_TIMEOUT)
     try:
@@ -152,6 +159,12 @@ def deliver(notification_id: int, attempt: int = 0) -> float | None:
         last_error="",
     )
     return None
+
+
+def _outdated(notification: Notification) -> bool:
+    if notification.kind != Notification.Kind.CYCLE:
+        return False
+    return not notification.decisions.filter(status=DecisionStatus.PENDING).exists()
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -173,6 +186,15 @@ def _record_failed_attempt(
     if error.permanent or attempts >= MAX_ATTEMPTS:
         _mark_failed(notification_id, attempts, error)
         return None
+    if error.uncertain:
+        # Discord may have posted the message without answering, and webhooks
+        # take no idempotency key, so sending again could post it twice.
+        _mark_failed(notification_id, attempts, error, resend=False)
+        return None
+    if attempts == 1:
+        _record_on_timeline(
+            notification_id, "notification_delayed", f"Discord message delayed: {error}"
+        )
 
     Notification.objects.filter(pk=notification_id).update(last_error=str(error))
     delay = retry_delay(attempts, error.retry_after)
@@ -184,18 +206,37 @@ def _record_failed_attempt(
         delay,
         error,
     )
-    # NOTE: after a read timeout Discord may have posted the message, so the
-    # next attempt can post it a second time. Webhooks take no idempotency key.
     return delay
 
 
 @transaction.atomic
-def _mark_failed(notification_id: int, attempts: int, error: IntegrationError) -> None:
+def _mark_failed(
+    notification_id: int, attempts: int, error: IntegrationError, resend: bool = True
+) -> None:
     """Mark the notification failed and record the failure on the timeline of
     each of its decisions, which the decision page and the incident page list."""
     Notification.objects.filter(pk=notification_id).update(
         status=Notification.Status.FAILED, last_error=str(error)
     )
+    message = f"Discord message failed: {error}"
+    if not resend:
+        message = (
+            f"Discord did not answer, so the message may or may not have been "
+            f"posted; it is not sent again: {error}"
+        )
+    decision_ids = _record_on_timeline(notification_id, "notification_failed", message)
+    logger.error(
+        "Notification %s failed after %s attempts, so decisions %s may not have "
+        "been announced on Discord: %s",
+        notification_id,
+        attempts,
+        decision_ids,
+        error,
+    )
+
+
+def _record_on_timeline(notification_id: int, action: str, message: str) -> list[int]:
+    """Write an audit event on each decision of the notification; return their ids."""
     decisions = RiskDecision.objects.filter(
         notifications__pk=notification_id
     ).select_related("incident")
@@ -203,18 +244,11 @@ def _mark_failed(notification_id: int, attempts: int, error: IntegrationError) -
     for decision in decisions:
         record_event(
             decision.incident,
-            action="notification_failed",
-            message=f"Discord message failed: {error}",
+            action=action,
+            message=message,
             actor="notifier",
             channel=AuditEvent.Channel.DISCORD,
             decision_id=decision.pk,
         )
         decision_ids.append(decision.pk)
-    logger.error(
-        "Notification %s failed after %s attempts, so decisions %s were not "
-        "announced on Discord: %s",
-        notification_id,
-        attempts,
-        decision_ids,
-        error,
-    )
+    return decision_ids

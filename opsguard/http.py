@@ -65,6 +65,9 @@ class IntegrationError(Exception):
     """An outbound call failed. `permanent` is True when retrying cannot help.
 
     `status` is the HTTP status, or None when no response arrived.
+    `uncertain` is True when the request may have reached the server and been
+    acted on although no response came back (a read timeout, a dropped
+    connection), so sending it again could repeat its effect.
     `retry_after` is in seconds, from the Retry-After header or from a caller
     that parses the service's error body. `body` is the start of the response
     body, or None when no response arrived.
@@ -78,6 +81,7 @@ class IntegrationError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         body: str | None = None,
+        uncertain: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -85,12 +89,13 @@ class IntegrationError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.body = body
+        self.uncertain = uncertain
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Celery pickles task exceptions, and the default reduce would call
         # __init__ without the keyword-only arguments.
         state = (self.message, self.permanent, self.status, self.retry_after)
-        return (_rebuild_error, (type(self), *state, self.body))
+        return (_rebuild_error, (type(self), *state, self.body, self.uncertain))
 
 
 def _rebuild_error(
@@ -100,12 +105,14 @@ def _rebuild_error(
     status: int | None,
     retry_after: float | None,
     body: str | None,
+    uncertain: bool = False,
 ) -> IntegrationError:
     return cls(
         message,
         permanent=permanent,
         status=status,
         retry_after=retry_after,
+        uncertain=uncertain,
         body=body,
     )
 
@@ -225,7 +232,9 @@ def _connection_error(
         name = type(exc).__name__
         reason = f"invalid request ({name}); check the configured URL"
         return _request_failed(service, reason, permanent=True)
-    return _request_failed(service, reason, permanent=False)
+    error = _request_failed(service, reason, permanent=False)
+    error.uncertain = not _never_sent(exc)
+    return error
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

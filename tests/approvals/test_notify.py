@@ -218,11 +218,42 @@ def test_deliver_read_timeout_posts_once(
     for _ in range(3):
         discord.enqueue(ScriptedResponse(200, reply.headers, reply.body, delay=2.0))
 
-    assert deliver(notification.pk) == 5.0
+    # Discord may have posted it, so it is not sent again, and the timeline
+    # says the outcome is unknown.
+    assert deliver(notification.pk) is None
 
     request_count = len(discord.requests)
+    row = reload(notification)
     assert request_count == 1
-    assert "read timed out" in reload(notification).last_error
+    assert row.status == Notification.Status.FAILED
+    assert "read timed out" in row.last_error
+    assert all("may or may not" in e.message for e in failure_events())
+
+
+def test_first_failure_noted_on_timeline(
+    discord: FakeDiscord, decisions: list[RiskDecision]
+) -> None:
+    notification = queued(decisions)
+    discord.enqueue_response(503, "upstream connect error")
+
+    deliver(notification.pk)
+
+    delayed = AuditEvent.objects.filter(action="notification_delayed")
+    assert delayed.count() == len(decisions)
+
+
+def test_retry_dropped_once_all_decided(
+    discord: FakeDiscord, decisions: list[RiskDecision]
+) -> None:
+    notification = queued(decisions)
+    discord.enqueue_response(503, "upstream connect error")
+    deliver(notification.pk)
+    RiskDecision.objects.update(status=DecisionStatus.APPROVED)
+
+    assert deliver(notification.pk, attempt=1) is None
+
+    assert len(discord.requests) == 1
+    assert reload(notification).status == Notification.Status.FAILED
 
 
 def test_deliver_503_posts_once(
