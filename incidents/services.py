@@ -280,22 +280,42 @@ def resolve_finding(
 
 
 def clear_findings(snapshot: HealthSnapshot) -> list[Finding]:
-    """Resolve the host's open findings whose condition is gone in this
-    snapshot, so a problem that went away by itself does not stay open."""
+    """Resolve the host's open findings whose condition has stayed away for
+    SUSTAIN_SECONDS, so a problem that went away by itself does not stay
+    open, while one reading under a threshold does not close it."""
     if not snapshot.reachable:
         return []
     cleared = []
+    recent = _recent(snapshot)
     open_findings = Finding.objects.filter(
         host_id=snapshot.host_id, raised=True, status=FindingStatus.OPEN
     ).select_related("incident")
     for finding in open_findings:
-        measurement = measure_finding(finding, snapshot)
-        if measurement.present:
+        detail = _absent_detail(finding, recent)
+        if detail is None:
             continue
-        message = f"{finding.summary}: cleared ({measurement.detail})"
+        message = f"{finding.summary}: cleared ({detail})"
         resolve_finding(finding, actor="detector", message=message)
         cleared.append(finding)
     return cleared
+
+
+def _absent_detail(finding: Finding, recent: list[HealthSnapshot]) -> str | None:
+    """Return the newest measurement's detail when the finding's condition is
+    absent from every snapshot over SUSTAIN_SECONDS, else None."""
+    newest = recent[0].taken_at
+    detail = None
+    for row in recent:
+        measurement = measure_finding(finding, row)
+        if measurement.present:
+            return None
+        detail = detail or measurement.detail
+        if (newest - row.taken_at).total_seconds() >= settings.SUSTAIN_SECONDS:
+            return detail
+        if row.taken_at <= finding.created_at:
+            # Older snapshots predate the finding and say nothing about it.
+            return None
+    return None
 
 
 def prune_snapshots() -> int:

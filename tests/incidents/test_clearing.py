@@ -1,16 +1,29 @@
 """A problem that goes away by itself closes its finding and withdraws the
 fix that was waiting for approval."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
 from approvals.models import DecisionStatus
 from approvals.services import withdraw_decisions
-from incidents.models import AuditEvent, FindingStatus, HealthSnapshot, Incident
+from incidents.models import (
+    AuditEvent,
+    Finding,
+    FindingStatus,
+    HealthSnapshot,
+    Incident,
+)
 from incidents.services import clear_findings
 from tests.factories import make_decision
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_sustain(settings):
+    settings.SUSTAIN_SECONDS = 0
 
 
 def snapshot(host, top_cpu):
@@ -78,3 +91,41 @@ def test_withdraw_leaves_decided_alone(register, local_host):
     decision.save()
 
     assert withdraw_decisions(decision.finding_id, "gone") == 0
+
+
+def test_one_low_reading_keeps_finding(register, local_host, settings):
+    # A busy host can push a runaway process under the threshold for one
+    # reading; the finding stays until it is gone for SUSTAIN_SECONDS.
+    settings.SUSTAIN_SECONDS = 300
+    decision = make_decision(local_host)
+    busy = {"pid": 4242, "start_ticks": 1, "comm": "burner", "cpu_pct": 99.0}
+    earlier = snapshot(local_host, [busy])
+    HealthSnapshot.objects.filter(pk=earlier.pk).update(
+        taken_at=timezone.now() - timedelta(seconds=120)
+    )
+
+    cleared = clear_findings(snapshot(local_host, []))
+
+    assert cleared == []
+    assert withdraw_count(decision) == 0
+
+
+def test_absent_over_sustain_clears(register, local_host, settings):
+    settings.SUSTAIN_SECONDS = 300
+    decision = make_decision(local_host)
+    for seconds in (400, 200):
+        old = snapshot(local_host, [])
+        HealthSnapshot.objects.filter(pk=old.pk).update(
+            taken_at=timezone.now() - timedelta(seconds=seconds)
+        )
+    Finding.objects.filter(pk=decision.finding_id).update(
+        created_at=timezone.now() - timedelta(seconds=600)
+    )
+
+    cleared = clear_findings(snapshot(local_host, []))
+
+    assert [f.pk for f in cleared] == [decision.finding_id]
+
+
+def withdraw_count(decision):
+    return AuditEvent.objects.filter(decision=decision, action="rejected").count()
