@@ -180,6 +180,9 @@ def _measure_percent(value: float | None, threshold: float) -> Measurement:
 def _is_runaway(process: dict[str, Any]) -> bool:
     if process["pid"] <= 1 or process["comm"] in settings.RUNAWAY_IGNORE:
         return False
+    if process.get("opsguard"):
+        # OpsGuard's own web server, worker, beat and jobs.
+        return False
     return float(process["cpu_pct"]) >= settings.RUNAWAY_CPU_PERCENT
 
 

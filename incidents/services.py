@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from . import detectors
 from .collectors.base import CollectorError, get_collector
 from .models import (
     AuditEvent,
+    CollectorKind,
     Finding,
     FindingStatus,
     HealthSnapshot,
@@ -35,18 +37,20 @@ class ProbeTarget:
     critical_services: list[str]
 
 
-def snapshot_report(report: ProbeReport) -> dict[str, Any]:
+def snapshot_report(report: ProbeReport, own: set[int] | None = None) -> dict[str, Any]:
     """Return the stored form of a probe report: every field but the full
-    process list, which is cut to the top consumers."""
+    process list, which is cut to the top consumers. Processes whose pid is in
+    `own` are OpsGuard's and are marked so."""
+    own = own or set()
     data = report.to_dict()
     data.pop("processes", None)
     data["mem_used_pct"] = report.mem_used_pct
-    data["top_cpu"] = [_process(p) for p in report.top_cpu(TOP_PROCESSES)]
-    data["top_memory"] = [_process(p) for p in report.top_memory(TOP_PROCESSES)]
+    data["top_cpu"] = [_process(p, own) for p in report.top_cpu(TOP_PROCESSES)]
+    data["top_memory"] = [_process(p, own) for p in report.top_memory(TOP_PROCESSES)]
     return data
 
 
-def _process(process: Any) -> dict[str, Any]:
+def _process(process: Any, own: set[int]) -> dict[str, Any]:
     return {
         "pid": process.pid,
         "ppid": process.ppid,
@@ -54,7 +58,29 @@ def _process(process: Any) -> dict[str, Any]:
         "cpu_pct": round(process.cpu_pct, 1),
         "rss_kb": process.rss_kb,
         "start_ticks": process.start_ticks,
+        "opsguard": process.pid in own,
     }
+
+
+def own_processes(report: ProbeReport) -> set[int]:
+    """Return the pids of OpsGuard itself on this machine: this process and
+    every descendant of the runall supervisor (web, worker, beat, jobs)."""
+    own = {os.getpid()}
+    root = os.environ.get("OPSGUARD_SUPERVISOR_PID", "")
+    if not root.isdigit():
+        return own
+    children: dict[int, list[int]] = {}
+    for process in report.processes:
+        children.setdefault(process.ppid, []).append(process.pid)
+    tree: set[int] = set()
+    pending = [int(root)]
+    while pending:
+        pid = pending.pop()
+        if pid in tree:
+            continue
+        tree.add(pid)
+        pending.extend(children.get(pid, []))
+    return own | tree
 
 
 def _collector_options(host: Host) -> dict[str, Any]:
@@ -100,7 +126,8 @@ def probe_host(host: Host) -> HealthSnapshot | None:
             host=host, taken_at=now, reachable=False, error=str(error)
         )
 
-    data = snapshot_report(report)
+    local = host.collector == CollectorKind.LOCAL
+    data = snapshot_report(report, own_processes(report) if local else None)
     Host.objects.filter(pk=host.pk).update(last_seen_at=now, last_error="")
     disks = [fs["used_pct"] for fs in data.get("filesystems", [])]
     pressure = data.get("io_pressure") or {}

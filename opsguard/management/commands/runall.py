@@ -1,16 +1,29 @@
 """Start the web server, a Celery worker and Celery beat, and stop them together."""
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from opsguard.envparse import read_int
+
 STOP_GRACE_SECONDS = 20
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this child when runall dies, even by
+    SIGKILL, so web, worker and beat never outlive it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Command(BaseCommand):
@@ -26,7 +39,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--concurrency",
             type=int,
-            default=int(os.environ.get("WORKER_CONCURRENCY", "2")),
+            default=read_int("WORKER_CONCURRENCY", 2, "a whole number of processes"),
             help="Celery worker processes (default 2, or WORKER_CONCURRENCY).",
         )
 
@@ -65,27 +78,53 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, request_stop)
 
+        self._remove_beat_schedule()
+        # Children get OPSGUARD_SUPERVISOR_PID so the probe can tell OpsGuard's
+        # own processes from runaway ones, and die with this process.
+        environment = {**os.environ, "OPSGUARD_SUPERVISOR_PID": str(os.getpid())}
         processes = {
-            name: subprocess.Popen(argv, start_new_session=True)
+            name: subprocess.Popen(
+                argv,
+                start_new_session=True,
+                env=environment,
+                preexec_fn=_die_with_parent,
+            )
             for name, argv in commands.items()
         }
+        try:
+            self._supervise(processes, options["listen"], lambda: stopping)
+        finally:
+            self._stop(processes)
+
+    def _supervise(
+        self,
+        processes: dict[str, subprocess.Popen[bytes]],
+        listen: str,
+        stopping: Callable[[], bool],
+    ) -> None:
         self.stdout.write(
-            f"OpsGuard is starting: dashboard at http://{options['listen']}/ "
+            f"OpsGuard is starting: dashboard at http://{listen}/ "
             "(Ctrl-C stops web, worker and beat)."
         )
         self._first_cycle()
 
         exited: list[str] = []
-        while not stopping and not exited:
+        while not stopping() and not exited:
             exited = [n for n, p in processes.items() if p.poll() is not None]
             time.sleep(0.5)
-        self._stop(processes)
         if exited:
             raise CommandError(
                 f"{', '.join(exited)} exited on its own, so OpsGuard stopped; see "
                 "the messages above. If the web server could not listen, set "
                 "OPSGUARD_LISTEN to a free address, e.g. 127.0.0.1:8765."
             )
+
+    def _remove_beat_schedule(self) -> None:
+        # A schedule saved by an earlier run makes beat collect at once, on
+        # top of the first cycle below; without it beat waits one interval.
+        path = Path(settings.CELERY_BEAT_SCHEDULE_FILENAME)
+        for stale in path.parent.glob(path.name + "*"):
+            stale.unlink()
 
     def _first_cycle(self) -> None:
         # Beat first collects one COLLECT_INTERVAL after it starts; collect at
