@@ -1,4 +1,9 @@
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
 from django.db import models
+
+PLAYBOOK_DIR = Path(__file__).resolve().parent / "playbooks"
 
 
 class ExecutorKind(models.TextChoices):
@@ -40,6 +45,24 @@ class RemediationTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        # A template that cannot run would only fail after someone approved it.
+        if self.executor != ExecutorKind.LOCAL:
+            raise ValidationError(
+                {
+                    "executor": f"Executor {self.executor!r} is not available "
+                    "yet; use local."
+                }
+            )
+        names = {path.name for path in PLAYBOOK_DIR.glob("*.yml")}
+        if self.playbook not in names:
+            raise ValidationError(
+                {
+                    "playbook": f"No playbook {self.playbook!r} in "
+                    f"automation/playbooks; choose one of {', '.join(sorted(names))}."
+                }
+            )
 
 
 class JobState(models.TextChoices):

@@ -46,7 +46,7 @@ class HostAdmin(admin.ModelAdmin):
 
 
 @admin.register(HealthSnapshot)
-class HealthSnapshotAdmin(admin.ModelAdmin):
+class HealthSnapshotAdmin(ReadOnlyAdmin):
     list_display = [
         "host",
         "taken_at",
@@ -60,13 +60,13 @@ class HealthSnapshotAdmin(admin.ModelAdmin):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ReadOnlyAdmin):
     list_display = ["id", "title", "host", "status", "opened_at", "resolved_at"]
     list_filter = ["status"]
 
 
 @admin.register(Finding)
-class FindingAdmin(admin.ModelAdmin):
+class FindingAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "host",

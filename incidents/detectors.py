@@ -150,13 +150,15 @@ def _sustained_host_usage(history: Sequence[SnapshotView]) -> list[Detection]:
     for kind, key, threshold, label in checks:
         if not _sustained(history, key, threshold):
             continue
-        minutes = settings.SUSTAIN_SECONDS / 60
         found.append(
             Detection(
                 kind=kind,
                 subject="",
                 severity=Severity.WARNING,
-                summary=f"{label} at {report[key]:.0f} % for {minutes:g} min or more",
+                summary=(
+                    f"{label} at {report[key]:.0f} % for "
+                    f"{_duration(settings.SUSTAIN_SECONDS)} or more"
+                ),
                 evidence={
                     "value": report[key],
                     "threshold": threshold,
@@ -166,6 +168,12 @@ def _sustained_host_usage(history: Sequence[SnapshotView]) -> list[Detection]:
             )
         )
     return found
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
 
 
 def _measure_percent(value: float | None, threshold: float) -> Measurement:

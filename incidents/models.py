@@ -69,6 +69,15 @@ class Host(models.Model):
     def clean(self) -> None:
         # The local collector probes this machine; a fix sent to an address
         # would land on another machine than the one that was measured.
+        local = Host.objects.filter(collector=CollectorKind.LOCAL).exclude(pk=self.pk)
+        if self.collector == CollectorKind.LOCAL and local.exists():
+            # Two hosts probing this machine would propose every fix twice.
+            raise ValidationError(
+                {
+                    "collector": f"Host {local.first()} already probes this "
+                    "machine; only one host can use this collector."
+                }
+            )
         if self.collector == CollectorKind.LOCAL and self.address:
             raise ValidationError(
                 {

@@ -224,7 +224,7 @@ def _record(snapshot: HealthSnapshot, detection: detectors.Detection) -> Finding
         summary=detection.summary[:500],
         evidence=detection.evidence,
         snapshot=snapshot,
-        incident=incident or _open_incident(host),
+        incident=incident or _open_incident(host, detection.summary),
         raised=not repeat,
     )
     if finding.raised:
@@ -237,7 +237,7 @@ def _record(snapshot: HealthSnapshot, detection: detectors.Detection) -> Finding
     return finding
 
 
-def _open_incident(host: Host) -> Incident:
+def _open_incident(host: Host, first_problem: str) -> Incident:
     incident = (
         Incident.objects.select_for_update()
         .filter(host=host, status=Incident.Status.OPEN)
@@ -245,7 +245,8 @@ def _open_incident(host: Host) -> Incident:
         .first()
     )
     if incident is None:
-        incident = Incident.objects.create(host=host, title=f"Problems on {host.name}")
+        title = f"{host.name}: {first_problem}"[:300]
+        incident = Incident.objects.create(host=host, title=title)
         record_event(incident, action="incident_opened", actor="detector")
     return incident
 
@@ -348,8 +349,12 @@ def _absent_detail(finding: Finding, recent: list[HealthSnapshot]) -> str | None
 def prune_snapshots() -> int:
     """Delete snapshots older than SNAPSHOT_RETENTION_DAYS; return how many.
 
-    Findings keep their evidence; their link to a deleted snapshot is cleared.
+    Raised findings keep their evidence, and their link to a deleted snapshot
+    is cleared; repeat sightings older than that are deleted too.
     """
     cutoff = timezone.now() - timedelta(days=settings.SNAPSHOT_RETENTION_DAYS)
     deleted, _ = HealthSnapshot.objects.filter(taken_at__lt=cutoff).delete()
+    # Repeat sightings only count how long a problem lasted; the raised
+    # finding keeps the evidence.
+    Finding.objects.filter(raised=False, created_at__lt=cutoff).delete()
     return deleted

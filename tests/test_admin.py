@@ -144,3 +144,15 @@ def test_risk_level_still_editable(
 
     assert response.status_code == 200
     assert 'name="_save"' in response.content.decode()
+
+
+@pytest.mark.parametrize("model", ["healthsnapshot", "incident", "finding"])
+def test_observations_cannot_be_added(client, model):
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("observer", password="x")
+    client.login(username="observer", password="x")
+
+    response = client.get(f"/admin/incidents/{model}/add/")
+
+    assert response.status_code == 403

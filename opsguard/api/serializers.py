@@ -42,6 +42,7 @@ class HostSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Apply Host.clean, which DRF does not call, to the merged values.
         host = Host(**{**self._current_values(), **attrs})
+        host.pk = self.instance.pk if self.instance else None
         try:
             host.clean()
         except DjangoValidationError as error:

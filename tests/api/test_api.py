@@ -313,5 +313,5 @@ def test_staff_updates_host(superuser: User) -> None:
     )
 
     host.refresh_from_db()
-    assert response.status_code == 200
+    assert response.status_code == 200, response.json()
     assert host.enabled is False

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from incidents.models import Host
 
 
+@pytest.mark.django_db
 def test_local_host_rejects_address():
     host = Host(name="web-01", address="10.0.0.5", collector="local")
 
@@ -13,6 +14,7 @@ def test_local_host_rejects_address():
     assert "10.0.0.5" in str(error.value)
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("services", ["sshd", ["sshd", ""], [1]])
 def test_services_must_be_name_list(services):
     host = Host(name="web-01", critical_services=services)
@@ -52,3 +54,13 @@ def test_api_rejects_local_host_address(client):
 
     assert response.status_code == 400
     assert "10.0.0.5" in str(response.json())
+
+
+@pytest.mark.django_db
+def test_second_local_host_rejected(local_host):
+    host = Host(name="other", collector="local")
+
+    with pytest.raises(ValidationError) as error:
+        host.clean()
+
+    assert "localhost" in str(error.value)
