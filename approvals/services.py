@@ -247,7 +247,10 @@ def _outcome(decision_id: int, changed: bool, verb: str) -> Outcome:
             f"the deadline of decision {decision_id} has passed; its timeout "
             "action applies within a minute",
         )
-    return Outcome(False, status, f"decision {decision_id} is already {status}")
+    label = DecisionStatus(status).label.lower()
+    return Outcome(
+        False, status, f"decision {decision_id} was already decided; it is {label}"
+    )
 
 
 def mark_running(decision_id: int) -> bool:
