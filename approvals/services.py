@@ -249,7 +249,7 @@ def _outcome(decision_id: int, changed: bool, verb: str) -> Outcome:
         )
     label = DecisionStatus(status).label.lower()
     return Outcome(
-        False, status, f"decision {decision_id} was already decided; it is {label}"
+        False, status, f"decision {decision_id} was already decided (status: {label})"
     )
 
 

@@ -104,7 +104,7 @@ def test_approve_then_409(
     assert len(callbacks) == 1
     assert second.status_code == 409
     assert second.json() == {
-        "detail": f"decision {decision.pk} was already decided; it is approved",
+        "detail": f"decision {decision.pk} was already decided (status: approved)",
         "status": "approved",
     }
 

@@ -211,7 +211,7 @@ def test_approve_twice_changes_once(register, local_host, operator):
     outcome = services.approve(decision.pk, operator, "dashboard")
 
     assert not outcome.changed
-    expected = f"decision {decision.pk} was already decided; it is approved"
+    expected = f"decision {decision.pk} was already decided (status: approved)"
     assert outcome.message == expected
     assert [e[0] for e in events(decision)] == ["proposed", "approved"]
 

@@ -174,7 +174,7 @@ def test_approve_twice_says_already(
         response = client.post(approve_url(decision), follow=True)
 
     html = response.content.decode()
-    assert f"decision {decision.pk} was already decided; it is approved" in html
+    assert f"decision {decision.pk} was already decided (status: approved)" in html
     assert AuditEvent.objects.filter(decision=decision, action="approved").count() == 1
     assert len(callbacks) == 0
 
