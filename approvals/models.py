@@ -1,3 +1,4 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -12,7 +13,11 @@ class RiskLevel(models.Model):
 
     name = models.SlugField(max_length=32, unique=True)
     rank = models.PositiveSmallIntegerField(unique=True, help_text="Higher is riskier.")
-    timeout_seconds = models.PositiveIntegerField()
+    timeout_seconds = models.PositiveIntegerField(
+        validators=[MinValueValidator(60), MaxValueValidator(7 * 24 * 3600)],
+        help_text="Seconds a human has to answer, from 60 (1 minute) to 604800 "
+        "(7 days).",
+    )
     on_timeout = models.CharField(max_length=16, choices=TimeoutAction.choices)
     description = models.TextField(blank=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult, urlsplit
@@ -280,3 +281,31 @@ def check_visibility_timeout(**kwargs: Any) -> list[CheckMessage]:
             id="opsguard.W001",
         )
     ]
+
+
+@register()
+def check_web_server(**kwargs: Any) -> list[CheckMessage]:
+    """Check what the web server of `make run` needs, before the worker and
+    beat start without it."""
+    errors: list[CheckMessage] = []
+    if not settings.ALLOWED_HOSTS:
+        errors.append(
+            Error(
+                "ALLOWED_HOSTS is empty, so the dashboard would answer every "
+                "request with HTTP 400.",
+                hint="Set ALLOWED_HOSTS to the names users open, e.g. "
+                "127.0.0.1,localhost,opsguard.example.org.",
+                id="opsguard.E009",
+            )
+        )
+    listen = os.environ.get("OPSGUARD_LISTEN", "")
+    host, _, port = listen.rpartition(":")
+    if listen and not (host and port.isdigit() and 0 < int(port) < 65536):
+        errors.append(
+            Error(
+                f"OPSGUARD_LISTEN {listen!r} is not an address and port.",
+                hint="Set it as HOST:PORT, e.g. 127.0.0.1:8000.",
+                id="opsguard.E010",
+            )
+        )
+    return errors

@@ -156,3 +156,14 @@ def test_observations_cannot_be_added(client, model):
     response = client.get(f"/admin/incidents/{model}/add/")
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("seconds", [0, 30, 10**9])
+def test_risk_timeout_out_of_bounds(register, seconds):
+    from django.core.exceptions import ValidationError
+
+    level = RiskLevel.objects.get(name="low")
+    level.timeout_seconds = seconds
+
+    with pytest.raises(ValidationError):
+        level.full_clean()

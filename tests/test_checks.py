@@ -12,6 +12,7 @@ from opsguard.checks import (
     check_thresholds,
     check_urls,
     check_visibility_timeout,
+    check_web_server,
 )
 
 # A fake webhook: the token must never appear in a check message.
@@ -373,3 +374,27 @@ def test_checks_registered(settings):
     assert {"opsguard.E001", "opsguard.E003", "opsguard.W001"} <= found
     assert {"opsguard.E005", "opsguard.E006", "opsguard.E007"} <= found
     assert {"opsguard.E008", "opsguard.W002"} <= found
+
+
+def test_empty_allowed_hosts_e009(settings):
+    settings.ALLOWED_HOSTS = []
+
+    ids = [message.id for message in check_web_server()]
+
+    assert ids == ["opsguard.E009"]
+
+
+@pytest.mark.parametrize("listen", ["foo", "foo:bar", ":8000", "127.0.0.1:70000"])
+def test_bad_listen_address_e010(monkeypatch, listen):
+    monkeypatch.setenv("OPSGUARD_LISTEN", listen)
+
+    [error] = check_web_server()
+
+    assert error.id == "opsguard.E010"
+    assert repr(listen) in error.msg
+
+
+def test_listen_address_accepted(monkeypatch):
+    monkeypatch.setenv("OPSGUARD_LISTEN", "127.0.0.1:8765")
+
+    assert check_web_server() == []
