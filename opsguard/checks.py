@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
@@ -173,14 +174,26 @@ def check_thresholds(**kwargs: Any) -> list[CheckMessage]:
                     id="opsguard.E003",
                 )
             )
-    for bound in AT_LEAST_ONE:
+    errors += _bound_errors(AT_LEAST_ONE, lambda v: v >= 1, "at least 1", "E004")
+    return errors
+
+
+def _bound_errors(
+    bounds: Sequence[Bound],
+    is_valid: Callable[[float], bool],
+    rule: str,
+    check_id: str,
+) -> list[CheckMessage]:
+    """Return one error for each setting in `bounds` whose value breaks `rule`."""
+    errors: list[CheckMessage] = []
+    for bound in bounds:
         value = getattr(settings, bound.name)
-        if value < 1:
+        if not is_valid(value):
             errors.append(
                 Error(
-                    f"{bound.name} is {value}; it must be at least 1.",
+                    f"{bound.name} is {value}; it must be {rule}.",
                     hint=_hint(bound),
-                    id="opsguard.E004",
+                    id=f"opsguard.{check_id}",
                 )
             )
     return errors
@@ -192,28 +205,9 @@ def _hint(bound: Bound) -> str:
 
 @register()
 def check_minimums(**kwargs: Any) -> list[CheckMessage]:
-    errors: list[CheckMessage] = []
-    for bound in ABOVE_ZERO:
-        value = getattr(settings, bound.name)
-        if value <= 0:
-            errors.append(
-                Error(
-                    f"{bound.name} is {value}; it must be above 0.",
-                    hint=_hint(bound),
-                    id="opsguard.E005",
-                )
-            )
-    for bound in ZERO_OR_MORE:
-        value = getattr(settings, bound.name)
-        if value < 0:
-            errors.append(
-                Error(
-                    f"{bound.name} is {value}; it must be 0 or more.",
-                    hint=_hint(bound),
-                    id="opsguard.E006",
-                )
-            )
-    return errors
+    return _bound_errors(
+        ABOVE_ZERO, lambda v: v > 0, "above 0", "E005"
+    ) + _bound_errors(ZERO_OR_MORE, lambda v: v >= 0, "0 or more", "E006")
 
 
 @register()
@@ -291,7 +285,7 @@ def check_web_server(**kwargs: Any) -> list[CheckMessage]:
     if not settings.ALLOWED_HOSTS:
         errors.append(
             Error(
-                "ALLOWED_HOSTS is empty, so the dashboard would answer every "
+                "ALLOWED_HOSTS is empty, so the dashboard would reject every "
                 "request with HTTP 400.",
                 hint="Set ALLOWED_HOSTS to the names users open, e.g. "
                 "127.0.0.1,localhost,opsguard.example.org.",
