@@ -44,7 +44,7 @@ class DecisionStatus(models.TextChoices):
 
 
 class RiskDecision(models.Model):
-    """A proposed fix for a finding and the human or timed answer to it."""
+    """A proposed fix for a finding, and the human or deadline decision on it."""
 
     finding = models.ForeignKey(
         "incidents.Finding", on_delete=models.CASCADE, related_name="decisions"

@@ -187,7 +187,7 @@ def _record_failed_attempt(
         _mark_failed(notification_id, attempts, error)
         return None
     if error.uncertain:
-        # Discord may have posted the message without answering, and webhooks
+        # Discord may have posted the message without responding, and webhooks
         # take no idempotency key, so sending again could post it twice.
         _mark_failed(notification_id, attempts, error, resend=False)
         return None

@@ -16,7 +16,7 @@ from .models import RemediationTemplate
 
 
 class CatalogError(Exception):
-    """A proposal that the catalog does not allow; the message says why."""
+    """A proposal that the catalog does not allow. The message gives the reason."""
 
 
 @dataclass(frozen=True)

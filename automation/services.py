@@ -56,10 +56,10 @@ def launch(decision_id: int) -> JobRun | None:
 
     # The decision row may have been changed since it was proposed, so the
     # catalog checks it again right before anything runs.
-    refusal = _recheck(decision)
-    if refusal:
-        logger.error("Decision %s not launched: %s", decision_id, refusal)
-        _finish_without_run(job, refusal)
+    problem = _recheck(decision)
+    if problem:
+        logger.error("Decision %s not launched: %s", decision_id, problem)
+        _finish_without_run(job, problem)
         return job
 
     request = JobRequest(

@@ -12,7 +12,7 @@ class CollectorKind(models.TextChoices):
 
 
 # Inventory names are also Ansible --limit patterns, so pattern syntax
-# (*, !, &, :, commas, brackets) is not allowed; addresses reach ssh's
+# (*, !, &, :, commas, brackets) is not allowed. Addresses reach ssh's
 # command line, so they may not start with "-".
 HOST_NAME_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$",

@@ -341,7 +341,7 @@ def _absent_detail(finding: Finding, recent: list[HealthSnapshot]) -> str | None
         if (newest - row.taken_at).total_seconds() >= settings.SUSTAIN_SECONDS:
             return detail
         if row.taken_at <= finding.created_at:
-            # Older snapshots predate the finding and say nothing about it.
+            # Older snapshots predate the finding, so they cannot show it cleared.
             return None
     return None
 

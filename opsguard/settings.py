@@ -30,8 +30,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DATA_DIR = Path(read_str("OPSGUARD_DATA_DIR", default=str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
-# The embedded database holds sessions and API tokens, and the folder holds
-# the generated secret key, so only the owner may read it.
+# The embedded database contains sessions and API tokens, and the folder
+# contains the generated secret key, so only the owner may read it.
 DATA_DIR.chmod(0o700)
 
 

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 @login_not_required
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Return 200 when the database answers, 503 otherwise; no details leak."""
+    """Return 200 when the database responds, else 503, without error details."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

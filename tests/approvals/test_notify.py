@@ -219,7 +219,7 @@ def test_deliver_read_timeout_posts_once(
         discord.enqueue(ScriptedResponse(200, reply.headers, reply.body, delay=2.0))
 
     # Discord may have posted it, so it is not sent again, and the timeline
-    # says the outcome is unknown.
+    # records that the outcome is unknown.
     assert deliver(notification.pk) is None
 
     request_count = len(discord.requests)

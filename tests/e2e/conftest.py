@@ -27,7 +27,7 @@ def reject_others(keep: Callable[[RiskDecision], bool]) -> None:
     """Reject pending decisions the test did not cause.
 
     The probe reads the real machine, so other busy processes or full disks
-    may get decisions too; rejecting them keeps the test from acting on them.
+    may get decisions too. Rejecting them keeps the test from acting on them.
     """
     from django.contrib.auth.models import User
 

@@ -244,7 +244,7 @@ def test_cycle_probes_given_hosts(register):
 
 
 def test_unknown_collector_kind_not_probed(register):
-    # A configuration error says nothing about the host, so it raises no
+    # A configuration error shows nothing about the host's state, so it raises no
     # finding (which would propose a reboot) and is shown on the host.
     host = Host.objects.create(name="web-01", collector="telnet")
 
